@@ -1,0 +1,31 @@
+# may_wsgi: the whole workflow. `make run` serves the demo app, `make test` is what CI runs.
+CARGO ?= cargo
+BIND ?= 127.0.0.1:8000
+ARGS ?=
+
+.PHONY: build run test lint doc bench clean
+
+build:
+	$(CARGO) build --release --all-targets
+
+run:
+	$(CARGO) run --release --bin may-wsgi -- --bind $(BIND) $(ARGS)
+
+# Lint first, then every unit, integration, example and doc test.
+test: lint
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+doc:
+	$(CARGO) doc --no-deps
+
+# Side by side with the raw may_minihttp hello world, in one run (see benches/bench.sh).
+bench:
+	./benches/bench.sh
+
+clean:
+	$(CARGO) clean

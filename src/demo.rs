@@ -1,0 +1,154 @@
+//! The demo application `may-wsgi` serves: a few routes to point curl, a proxy or a load
+//! generator at, each a small lesson in one part of the WSGI contract.
+//!
+//! | route | what it shows |
+//! |---|---|
+//! | `/` | the hello world: a bytes body, its length known |
+//! | `/echo` | `wsgi.input` streamed back as it is read (an iterator body) |
+//! | `/environ`, `/environ/...` | every environ key, sorted |
+//! | `/stream?chunks=N&size=B` | an iterator body of unknown length (chunked) |
+//! | `/sleep?seconds=S` | a coroutine sleeping without blocking its thread |
+//! | `/panic` | a panicking app: 500, and the worker goes on |
+//! | `/status/NNN` | any status |
+
+use std::io::Read;
+use std::time::Duration;
+
+use crate::wsgi::{Body, Environ, StartResponse};
+
+const TEXT: [(&str, &str); 1] = [("Content-Type", "text/plain")];
+
+/// The demo application.
+pub fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let path = environ.get_or("PATH_INFO", "/");
+    if path == "/" {
+        start_response.call("200 OK", TEXT);
+        return Body::from("Hello World");
+    }
+    if path == "/echo" {
+        return echo(environ, start_response);
+    }
+    if path == "/environ" || path.starts_with("/environ/") {
+        return dump_environ(environ, start_response);
+    }
+    if path == "/stream" {
+        return stream(environ, start_response);
+    }
+    if path == "/sleep" {
+        return sleep(environ, start_response);
+    }
+    if path == "/panic" {
+        panic!("the demo app was asked to panic");
+    }
+    if let Some(code) = path.strip_prefix("/status/") {
+        let code = code.to_owned();
+        return status(&code, start_response);
+    }
+    start_response.call("404 Not Found", TEXT);
+    Body::from("Not Found\n")
+}
+
+fn bad_request(start_response: &mut StartResponse, why: String) -> Body {
+    start_response.call("400 Bad Request", TEXT);
+    Body::from(why + "\n")
+}
+
+/// The value of `name` in a query string, if present.
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// A numeric query parameter within bounds, or the default when absent.
+fn bounded<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+    environ: &Environ,
+    name: &str,
+    default: T,
+    max: T,
+) -> Result<T, String> {
+    match query_param(environ.get_or("QUERY_STRING", ""), name) {
+        None => Ok(default),
+        Some(text) => match text.parse::<T>() {
+            Ok(v) if v <= max => Ok(v),
+            _ => Err(format!("{name} must be a number no larger than {max}, not {text:?}")),
+        },
+    }
+}
+
+fn echo(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let content_type = environ.get_or("CONTENT_TYPE", "application/octet-stream").to_owned();
+    let mut headers = vec![("Content-Type".to_owned(), content_type)];
+    if let Some(length) = environ.get("CONTENT_LENGTH") {
+        headers.push(("Content-Length".to_owned(), length.to_owned()));
+    }
+    start_response.call("200 OK", headers);
+    let mut input = environ.take_input();
+    // Each read becomes one piece of the response: the body is never held whole.
+    Body::iter(std::iter::from_fn(move || {
+        let mut piece = vec![0u8; 64 * 1024];
+        match input.read(&mut piece) {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                piece.truncate(n);
+                Some(piece)
+            }
+        }
+    }))
+}
+
+fn dump_environ(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let mut lines: Vec<String> = environ.items().into_iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    lines.sort();
+    start_response.call("200 OK", TEXT);
+    Body::from(lines.concat())
+}
+
+fn stream(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let chunks = bounded(environ, "chunks", 10usize, 1_000_000);
+    let size = bounded(environ, "size", 1024usize, 16 * 1024 * 1024);
+    let (chunks, size) = match (chunks, size) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(why), _) | (_, Err(why)) => return bad_request(start_response, why),
+    };
+    start_response.call("200 OK", TEXT);
+    Body::iter((0..chunks).map(move |_| vec![b'x'; size]))
+}
+
+fn sleep(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let seconds = match bounded(environ, "seconds", 1.0f64, 3600.0) {
+        Ok(s) if s >= 0.0 => s,
+        Ok(s) => return bad_request(start_response, format!("seconds must not be negative, not {s}")),
+        Err(why) => return bad_request(start_response, why),
+    };
+    // Parks this coroutine only: its thread goes on serving other connections.
+    may::coroutine::sleep(Duration::from_secs_f64(seconds));
+    start_response.call("200 OK", TEXT);
+    Body::from(format!("slept {seconds} seconds\n"))
+}
+
+fn status(code: &str, start_response: &mut StartResponse) -> Body {
+    match code.parse::<u16>() {
+        Ok(n) if (200..=599).contains(&n) => {
+            start_response.call(&format!("{n} Status {n}"), TEXT);
+            Body::from(format!("{n}\n"))
+        }
+        _ => bad_request(
+            start_response,
+            format!("status must be a number from 200 to 599, not {code:?}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param("chunks=3&size=10", "size"), Some("10"));
+        assert_eq!(query_param("flag&x=1", "flag"), Some(""));
+        assert_eq!(query_param("a=1", "b"), None);
+    }
+}

@@ -1,0 +1,353 @@
+//! The request body decoder: framed bytes in, body bytes out.
+//!
+//! A [`Decoder`] is made from the head's [`Framing`] and then fed whatever bytes the
+//! socket produced. Each [`Decoder::decode`] call consumes framing and hands back where the
+//! next run of body bytes lies in the input, so the caller (`wsgi.input`) can give them to the
+//! application without copying. It never buffers: a 1 GiB upload passes through in
+//! read-buffer-sized pieces. Chunked coding follows RFC 9112 section 7.1, strictly.
+
+use super::request::{Framing, HttpError};
+
+/// Longest chunk extension or trailer section we read past before refusing.
+const MAX_EXTENSION: usize = 4096;
+const MAX_TRAILERS: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading a chunk-size; `digits` counted to refuse an empty size.
+    Size {
+        value: u64,
+        digits: u8,
+    },
+    /// After the size: optional whitespace, then `;` or CRLF.
+    SizeSpace {
+        value: u64,
+    },
+    /// Inside chunk extensions, skipped up to the CR.
+    Extension {
+        value: u64,
+        len: usize,
+    },
+    /// Saw the CR ending the size line; the LF must follow.
+    SizeLf {
+        value: u64,
+    },
+    /// Inside chunk data.
+    Data {
+        remaining: u64,
+    },
+    DataCr,
+    DataLf,
+    /// In the trailer section; `line` is the current line's length.
+    Trailer {
+        line: usize,
+        total: usize,
+    },
+    TrailerLf {
+        line: usize,
+        total: usize,
+    },
+    /// Plain Content-Length body.
+    Length {
+        remaining: u64,
+    },
+    Done,
+}
+
+/// What one call to [`Decoder::decode`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Body bytes lie at `input[start..end]`.
+    Data { start: usize, end: usize },
+    /// The input was all framing (or empty): feed more bytes.
+    NeedMore,
+    /// The body is complete; bytes after `consumed` belong to the next request.
+    Done,
+}
+
+/// The state of one request body as it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoder {
+    state: State,
+}
+
+impl Decoder {
+    /// A decoder for a body framed as `framing` says; `None` is a request without a body.
+    pub fn new(framing: Option<Framing>) -> Decoder {
+        let state = match framing {
+            None | Some(Framing::Length(0)) => State::Done,
+            Some(Framing::Length(n)) => State::Length { remaining: n },
+            Some(Framing::Chunked) => State::Size { value: 0, digits: 0 },
+        };
+        Decoder { state }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Body bytes still owed by a Content-Length body (`None` when chunked).
+    pub fn remaining_length(&self) -> Option<u64> {
+        match self.state {
+            State::Length { remaining } => Some(remaining),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Tells the decoder that `n` body bytes were read straight from the socket, past the
+    /// buffer (only for Content-Length bodies, whose bytes need no decoding).
+    pub fn consumed_directly(&mut self, n: u64) {
+        if let State::Length { remaining } = self.state {
+            self.state = if remaining <= n {
+                State::Done
+            } else {
+                State::Length {
+                    remaining: remaining - n,
+                }
+            };
+        }
+    }
+
+    /// Consumes framing from `input` up to the next run of body bytes.
+    ///
+    /// Returns how many bytes of `input` were consumed (body bytes included) and what was
+    /// found. An error is a framing error: answer 400 and close.
+    pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Step), HttpError> {
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            self.state = match self.state {
+                State::Done => return Ok((i, Step::Done)),
+                State::Length { remaining } => {
+                    let n = (input.len() as u64).min(remaining) as usize;
+                    self.state = if remaining == n as u64 {
+                        State::Done
+                    } else {
+                        State::Length {
+                            remaining: remaining - n as u64,
+                        }
+                    };
+                    return Ok((n, Step::Data { start: 0, end: n }));
+                }
+                State::Data { remaining } => {
+                    let n = ((input.len() - i) as u64).min(remaining) as usize;
+                    self.state = if remaining == n as u64 {
+                        State::DataCr
+                    } else {
+                        State::Data {
+                            remaining: remaining - n as u64,
+                        }
+                    };
+                    return Ok((i + n, Step::Data { start: i, end: i + n }));
+                }
+                State::Size { value, digits } => match hex(b) {
+                    Some(d) => {
+                        let value = value
+                            .checked_mul(16)
+                            .and_then(|v| v.checked_add(d))
+                            .ok_or(HttpError::new(400, "chunk size overflow"))?;
+                        State::Size {
+                            value,
+                            digits: digits.saturating_add(1),
+                        }
+                    }
+                    None if digits == 0 => return Err(HttpError::new(400, "invalid chunk size")),
+                    None => match b {
+                        b' ' | b'\t' => State::SizeSpace { value },
+                        b';' => State::Extension { value, len: 0 },
+                        b'\r' => State::SizeLf { value },
+                        _ => return Err(HttpError::new(400, "invalid chunk size")),
+                    },
+                },
+                State::SizeSpace { value } => match b {
+                    b' ' | b'\t' => State::SizeSpace { value },
+                    b';' => State::Extension { value, len: 0 },
+                    b'\r' => State::SizeLf { value },
+                    _ => return Err(HttpError::new(400, "invalid chunk size")),
+                },
+                State::Extension { value, len } => match b {
+                    b'\r' => State::SizeLf { value },
+                    b'\n' | 0 => return Err(HttpError::new(400, "invalid chunk extension")),
+                    _ if len >= MAX_EXTENSION => return Err(HttpError::new(400, "chunk extension too long")),
+                    _ => State::Extension { value, len: len + 1 },
+                },
+                State::SizeLf { value } => match b {
+                    b'\n' if value == 0 => State::Trailer { line: 0, total: 0 },
+                    b'\n' => State::Data { remaining: value },
+                    _ => return Err(HttpError::new(400, "invalid chunk size line ending")),
+                },
+                State::DataCr => match b {
+                    b'\r' => State::DataLf,
+                    _ => return Err(HttpError::new(400, "missing CRLF after chunk data")),
+                },
+                State::DataLf => match b {
+                    b'\n' => State::Size { value: 0, digits: 0 },
+                    _ => return Err(HttpError::new(400, "missing CRLF after chunk data")),
+                },
+                State::Trailer { line, total } => match b {
+                    b'\r' => State::TrailerLf { line, total },
+                    b'\n' | 0 => return Err(HttpError::new(400, "invalid trailer")),
+                    _ if total >= MAX_TRAILERS => return Err(HttpError::new(431, "trailer section too large")),
+                    _ => State::Trailer {
+                        line: line + 1,
+                        total: total + 1,
+                    },
+                },
+                State::TrailerLf { line, total } => match b {
+                    b'\n' if line == 0 => {
+                        self.state = State::Done;
+                        return Ok((i + 1, Step::Done));
+                    }
+                    b'\n' => State::Trailer { line: 0, total },
+                    _ => return Err(HttpError::new(400, "invalid trailer line ending")),
+                },
+            };
+            i += 1;
+        }
+        Ok((i, if self.is_done() { Step::Done } else { Step::NeedMore }))
+    }
+}
+
+fn hex(b: u8) -> Option<u64> {
+    (b as char).to_digit(16).map(u64::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::testing::{splits, Rng};
+
+    /// Decodes `raw` delivered in the pieces `cuts` gives, as the socket loop would: unread
+    /// input is kept and extended. Returns the body and how many bytes of `raw` it took.
+    fn decode_in(framing: Framing, raw: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, usize), HttpError> {
+        let mut dec = Decoder::new(Some(framing));
+        let mut body = Vec::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut taken = 0;
+        let mut last = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&raw.len())) {
+            pending.extend_from_slice(&raw[last..cut]);
+            last = cut;
+            loop {
+                let (used, step) = dec.decode(&pending)?;
+                if let Step::Data { start, end } = step {
+                    body.extend_from_slice(&pending[start..end]);
+                }
+                pending.drain(..used);
+                taken += used;
+                match step {
+                    Step::Done => return Ok((body, taken)),
+                    Step::NeedMore => break,
+                    Step::Data { .. } if pending.is_empty() => break,
+                    Step::Data { .. } => {}
+                }
+            }
+        }
+        Err(HttpError::new(0, "incomplete"))
+    }
+
+    /// Every way of cutting the input must give the same answer.
+    fn decode_all_ways(framing: Framing, raw: &[u8]) -> Result<(Vec<u8>, usize), HttpError> {
+        let whole = decode_in(framing, raw, &[]);
+        let lines: Vec<usize> = (0..raw.len()).filter(|&i| raw[i] == b'\n').map(|i| i + 1).collect();
+        let bytes: Vec<usize> = (1..raw.len()).collect();
+        let mut rng = Rng::new(7);
+        let mut others = vec![decode_in(framing, raw, &lines), decode_in(framing, raw, &bytes)];
+        for _ in 0..30 {
+            others.push(decode_in(framing, raw, &splits(&mut rng, raw.len())));
+        }
+        for other in others {
+            assert_eq!(whole, other, "{:?}", String::from_utf8_lossy(raw));
+        }
+        whole
+    }
+
+    #[test]
+    fn chunked_body_every_way() {
+        let raw = b"5\r\nhello\r\n6;name=value\r\n world\r\n0\r\n\r\nGET /next";
+        let (body, taken) = decode_all_ways(Framing::Chunked, raw).unwrap();
+        assert_eq!(body, b"hello world");
+        assert_eq!(&raw[taken..], b"GET /next");
+    }
+
+    #[test]
+    fn chunked_with_trailers_and_hex_sizes() {
+        let raw = b"A\r\n0123456789\r\n1a \t; x\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n";
+        let (body, taken) = decode_all_ways(Framing::Chunked, raw).unwrap();
+        assert_eq!(body, b"0123456789abcdefghijklmnopqrstuvwxyz");
+        assert_eq!(taken, raw.len());
+    }
+
+    #[test]
+    fn content_length_body_every_way() {
+        let raw = b"hello worldEXTRA";
+        let (body, taken) = decode_all_ways(Framing::Length(11), raw).unwrap();
+        assert_eq!(body, b"hello world");
+        assert_eq!(taken, 11);
+    }
+
+    #[test]
+    fn chunked_framing_errors() {
+        let cases: &[&[u8]] = &[
+            b"zz\r\nhello\r\n0\r\n\r\n",
+            b"\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhelloXX0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\nhello\r\n0\r\n\r\n",
+            b"-5\r\nhello\r\n0\r\n\r\n",
+            b"5 x\r\nhello\r\n0\r\n\r\n",
+            b"10000000000000000\r\n",
+            b"fffffffffffffffff\r\n",
+            b"5;a\nb\r\nhello\r\n0\r\n\r\n",
+            b"0\r\nX: 1\nY\r\n\r\n",
+        ];
+        for raw in cases {
+            let err = decode_all_ways(Framing::Chunked, raw).unwrap_err();
+            assert_eq!(err.status, 400, "{:?}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn overflow_is_named() {
+        let err = decode_in(Framing::Chunked, b"10000000000000000\r\n", &[]).unwrap_err();
+        assert_eq!(err.reason, "chunk size overflow");
+        // The largest size that fits is not an overflow.
+        let mut dec = Decoder::new(Some(Framing::Chunked));
+        assert!(dec.decode(b"ffffffffffffffff\r\n").is_ok());
+    }
+
+    #[test]
+    fn missing_crlf_after_data_is_named() {
+        let err = decode_in(Framing::Chunked, b"5\r\nhelloX\r\n", &[]).unwrap_err();
+        assert_eq!(err.reason, "missing CRLF after chunk data");
+    }
+
+    #[test]
+    fn long_extension_and_trailers_are_refused() {
+        let mut raw = b"5;".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', MAX_EXTENSION + 10));
+        raw.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(decode_in(Framing::Chunked, &raw, &[]).unwrap_err().status, 400);
+        let mut raw = b"0\r\nX: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', MAX_TRAILERS + 10));
+        assert_eq!(decode_in(Framing::Chunked, &raw, &[]).unwrap_err().status, 431);
+    }
+
+    #[test]
+    fn no_body_is_done_at_once() {
+        let mut dec = Decoder::new(None);
+        assert!(dec.is_done());
+        assert_eq!(dec.decode(b"GET").unwrap(), (0, Step::Done));
+        assert!(Decoder::new(Some(Framing::Length(0))).is_done());
+    }
+
+    #[test]
+    fn direct_reads_count_against_the_length() {
+        let mut dec = Decoder::new(Some(Framing::Length(10)));
+        dec.consumed_directly(4);
+        assert_eq!(dec.remaining_length(), Some(6));
+        dec.consumed_directly(6);
+        assert!(dec.is_done());
+    }
+}

@@ -1,0 +1,37 @@
+//! may_wsgi: Python's WSGI (PEP 3333) and eventlet's WSGI server, rebuilt in Rust on
+//! [`may`] stackful coroutines.
+//!
+//! An application is `fn(&mut Environ, &mut StartResponse) -> Body`, so a Python WSGI app
+//! ports line by line; the server runs each connection in its own coroutine from a bounded
+//! pool, as eventlet runs each in a green thread from a `GreenPool`.
+//!
+//! ```no_run
+//! use may_wsgi::{make_server, Body, Environ, StartResponse};
+//!
+//! fn hello_world_app(_environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+//!     start_response.call("200 OK", [("Content-type", "text/plain; charset=utf-8")]);
+//!     Body::from("Hello World")
+//! }
+//!
+//! let httpd = make_server("127.0.0.1", 8000, hello_world_app).unwrap();
+//! httpd.serve_forever().unwrap();
+//! ```
+//!
+//! The modules, in the order a request passes through them:
+//! - [`server`]: listener, coroutine pool, accept loop, the connection loop.
+//! - [`http`]: sans-IO HTTP/1.x parsing and framing.
+//! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
+//! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
+//! - [`cli`]: the command line; [`demo`]: the demo app; [`logging`]: the error log.
+
+pub mod cli;
+pub mod demo;
+pub mod green;
+pub mod http;
+pub mod logging;
+pub mod server;
+pub mod wsgi;
+
+pub use green::{listen, GreenPool, GreenThread};
+pub use server::{make_server, AccessLogTarget, Server, ServerConfig, ServerHandle};
+pub use wsgi::{Application, Body, Environ, Input, StartResponse};

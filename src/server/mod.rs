@@ -1,0 +1,234 @@
+//! One worker process's server: the listener, the bounded coroutine pool, the accept loop
+//! and graceful stop. The connection loop lives in [`connection`].
+//!
+//! This is eventlet's `wsgi.server(sock, app, max_size=1000)` and wsgiref's
+//! `make_server(host, port, app).serve_forever()`: an accept loop that waits for a free
+//! place in a [`GreenPool`] *before* it accepts (so a full worker leaves new connections in
+//! the kernel's backlog, where another worker can take them), and one coroutine per
+//! connection. A [`Server`] can be made on an inherited listening socket
+//! ([`Server::from_listener`]), which is how a pre-forked worker runs it.
+
+pub(crate) mod access_log;
+pub(crate) mod connection;
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::green::GreenPool;
+use crate::http::Limits;
+use crate::wsgi::Application;
+pub use access_log::AccessLog;
+
+/// Where the access log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    Off,
+    Stderr,
+    File(PathBuf),
+}
+
+/// Everything a server can be told; `Default` gives eventlet's and gunicorn's defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Most connections served at once (the pool size; Glance's `threads=1000`).
+    pub worker_connections: usize,
+    /// How long an idle keep-alive connection waits for its next request; 0 turns
+    /// keep-alive off.
+    pub keep_alive: Duration,
+    /// How long a client may take to send a request head, or stall in a body or while
+    /// receiving; 0 means no limit.
+    pub client_timeout: Duration,
+    pub limits: Limits,
+    /// Put the panic message in the 500 body (eventlet's `debug=True`).
+    pub debug: bool,
+    pub access_log: AccessLogTarget,
+    /// Log X-Forwarded-For in front of the peer address (eventlet's `log_x_forwarded_for`).
+    pub log_x_forwarded_for: bool,
+    /// Where the application is mounted (SCRIPT_NAME).
+    pub script_name: String,
+    /// `wsgi.url_scheme`.
+    pub url_scheme: String,
+    /// `wsgi.multiprocess`: true when several worker processes serve the same app.
+    pub multiprocess: bool,
+    /// Most request-body bytes read and thrown away after a response so the connection can
+    /// be kept; beyond this it is closed instead.
+    pub max_drain: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            worker_connections: 1000,
+            keep_alive: Duration::from_secs(5),
+            client_timeout: Duration::from_secs(60),
+            limits: Limits::default(),
+            debug: false,
+            access_log: AccessLogTarget::Stderr,
+            log_x_forwarded_for: false,
+            script_name: String::new(),
+            url_scheme: "http".to_owned(),
+            multiprocess: false,
+            max_drain: 1024 * 1024,
+        }
+    }
+}
+
+/// What every connection coroutine of one server shares.
+pub(crate) struct Shared {
+    pub app: Box<dyn Application>,
+    pub config: ServerConfig,
+    pub access_log: Option<AccessLog>,
+    pub stopping: AtomicBool,
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    listener: may::net::TcpListener,
+    shared: Arc<Shared>,
+}
+
+/// wsgiref's `make_server(host, port, app)`: a server with the default configuration.
+pub fn make_server(host: &str, port: u16, app: impl Application) -> io::Result<Server> {
+    Server::bind((host, port), app, ServerConfig::default())
+}
+
+/// Wraps a bound std listener for may: accept then yields the coroutine, not the thread.
+pub(crate) fn into_may_listener(listener: std::net::TcpListener) -> io::Result<may::net::TcpListener> {
+    listener.set_nonblocking(true)?;
+    // Safety: the fd comes straight from a listener we own and give up here.
+    Ok(unsafe { may::net::TcpListener::from_raw_fd(listener.into_raw_fd()) })
+}
+
+impl Server {
+    /// Binds `addr` (SO_REUSEADDR, as std does on Unix) and readies a server on it.
+    pub fn bind(addr: impl ToSocketAddrs, app: impl Application, config: ServerConfig) -> io::Result<Server> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        Server::from_listener(listener, app, config)
+    }
+
+    /// A server on a socket that is already listening: one inherited from a master
+    /// process, or handed over by systemd.
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        app: impl Application,
+        config: ServerConfig,
+    ) -> io::Result<Server> {
+        let access_log = AccessLog::open(&config.access_log)?;
+        Ok(Server {
+            listener: into_may_listener(listener)?,
+            shared: Arc::new(Shared {
+                app: Box::new(app),
+                config,
+                access_log,
+                stopping: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The address the server listens on (the real port when bound to port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends (wsgiref's `serve_forever()`).
+    pub fn serve_forever(self) -> io::Result<()> {
+        self.start()?.wait();
+        Ok(())
+    }
+
+    /// Starts the accept loop in its own coroutine and returns at once.
+    pub fn start(self) -> io::Result<ServerHandle> {
+        let addr = self.local_addr()?;
+        let pool = GreenPool::new(self.shared.config.worker_connections);
+        let shared = self.shared.clone();
+        let listener = self.listener;
+        let accept_pool = pool.clone();
+        // Safety (may's rule for spawn): the accept loop owns all it uses.
+        let acceptor = unsafe {
+            may::coroutine::Builder::new()
+                .name("accept".to_owned())
+                .spawn(move || accept_loop(listener, accept_pool, shared))?
+        };
+        Ok(ServerHandle {
+            shared: self.shared,
+            acceptor: Some(acceptor),
+            pool,
+            addr,
+        })
+    }
+}
+
+fn accept_loop(listener: may::net::TcpListener, pool: GreenPool, shared: Arc<Shared>) {
+    loop {
+        // Wait for room first: a full worker should not take connections it cannot serve.
+        let slot = pool.reserve();
+        if shared.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let shared = shared.clone();
+                drop(pool.spawn_in(slot, move || connection::serve(stream, peer, &shared)));
+            }
+            Err(e) => {
+                drop(slot);
+                if shared.stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                log::error!("accept failed: {e}");
+                // Out of file descriptors and the like: back off instead of spinning.
+                may::coroutine::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// A running server: its address, and the way to stop it.
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    acceptor: Option<may::coroutine::JoinHandle<()>>,
+    pool: GreenPool,
+    addr: SocketAddr,
+}
+
+impl ServerHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections being served right now.
+    pub fn connections(&self) -> usize {
+        self.pool.running()
+    }
+
+    /// Stops accepting. Connections in flight finish their request; idle keep-alive
+    /// connections close within a second.
+    pub fn stop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        if let Some(acceptor) = self.acceptor.take() {
+            // Cancelling wakes the accept loop out of its wait; may raises the cancel at
+            // that blocking call, where the loop holds nothing but a pool slot.
+            unsafe { acceptor.coroutine().cancel() };
+            let _ = acceptor.join();
+        }
+    }
+
+    /// Stops accepting and waits up to `grace` for open connections to finish; true when
+    /// they all did.
+    pub fn shutdown(mut self, grace: Duration) -> bool {
+        self.stop();
+        self.pool.waitall_timeout(grace)
+    }
+
+    /// Waits until the server stops accepting (for `serve_forever`, never).
+    pub fn wait(mut self) {
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
