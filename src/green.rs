@@ -42,11 +42,17 @@ pub struct GreenPool {
 /// A reserved place in a pool; dropping it gives the place back.
 pub(crate) struct Slot {
     inner: Arc<Inner>,
+    /// A coroutine runs in it (a place only reserved does not count as running).
+    running: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let before = self.inner.in_use.fetch_sub(1, Ordering::AcqRel);
+        let before = if self.running {
+            self.inner.in_use.fetch_sub(1, Ordering::AcqRel)
+        } else {
+            0
+        };
         self.inner.slots.post();
         if before == 1 {
             // Taking the lock orders this wake-up after a waiter's check of `in_use`.
@@ -110,18 +116,20 @@ impl GreenPool {
     /// Waits for a free place and reserves it.
     pub(crate) fn reserve(&self) -> Slot {
         self.inner.slots.wait();
-        self.inner.in_use.fetch_add(1, Ordering::AcqRel);
         Slot {
             inner: self.inner.clone(),
+            running: false,
         }
     }
 
     /// Runs `f` in a new coroutine holding `slot`, which is freed when `f` ends or panics.
-    pub(crate) fn spawn_in<F, T>(&self, slot: Slot, f: F) -> GreenThread<T>
+    pub(crate) fn spawn_in<F, T>(&self, mut slot: Slot, f: F) -> GreenThread<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.inner.in_use.fetch_add(1, Ordering::AcqRel);
+        slot.running = true;
         // Safety (may's rule for spawn): the closure does not keep thread-local references
         // across yields; it owns everything it uses.
         let handle = unsafe {

@@ -1,0 +1,191 @@
+//! Shared by the integration tests: start a server on 127.0.0.1 port 0, talk raw HTTP to
+//! it over a real socket, and read responses back the way a strict client would.
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use may_wsgi::{AccessLogTarget, Application, Server, ServerConfig, ServerHandle};
+
+/// Every read in a test gives up after this: a bug shows as a failure, never a hang.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A quiet configuration for tests: no access log on stderr.
+pub fn config() -> ServerConfig {
+    ServerConfig {
+        access_log: AccessLogTarget::Off,
+        ..ServerConfig::default()
+    }
+}
+
+/// Starts `app` on a free loopback port.
+pub fn start(app: impl Application, config: ServerConfig) -> ServerHandle {
+    Server::bind("127.0.0.1:0", app, config).unwrap().start().unwrap()
+}
+
+/// Starts the demo app.
+pub fn start_demo() -> ServerHandle {
+    start(may_wsgi::demo::app, config())
+}
+
+/// A response as a client sees it.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn closes(&self) -> bool {
+        self.header("Connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// A raw client connection.
+pub struct Client {
+    pub reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
+    }
+
+    /// Sends, ignoring a failure (the server may already have closed on us).
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.reader.get_mut().write_all(bytes)
+    }
+
+    /// Reads one response to a request with the given method.
+    pub fn response_to(&mut self, method: &str) -> io::Result<Response> {
+        read_response(&mut self.reader, method == "HEAD")
+    }
+
+    pub fn response(&mut self) -> Response {
+        self.response_to("GET").unwrap()
+    }
+
+    /// True when the server has closed the connection (EOF or reset, and nothing else).
+    pub fn is_closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.reader.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() == io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    /// Everything until the server closes.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        let _ = self.reader.read_to_end(&mut rest);
+        rest
+    }
+}
+
+/// One GET on a fresh connection.
+pub fn get(addr: SocketAddr, target: &str) -> Response {
+    let mut c = Client::connect(addr);
+    c.send(format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+    c.response()
+}
+
+/// Sends raw bytes on a fresh connection and returns the one response.
+pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Response {
+    let mut c = Client::connect(addr);
+    let _ = c.try_send(raw);
+    c.response()
+}
+
+fn read_line(r: &mut impl BufRead) -> io::Result<String> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Reads a response, skipping 1xx interim ones, framing the body as RFC 9112 says.
+pub fn read_response(r: &mut impl BufRead, head_request: bool) -> io::Result<Response> {
+    loop {
+        let status_line = read_line(r)?;
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}")))?;
+        let mut head = status_line.clone() + "\r\n";
+        let mut headers = Vec::new();
+        loop {
+            let line = read_line(r)?;
+            if line.is_empty() {
+                break;
+            }
+            head.push_str(&line);
+            head.push_str("\r\n");
+            let (name, value) = line.split_once(':').expect("header line");
+            headers.push((name.to_owned(), value.trim().to_owned()));
+        }
+        if (100..200).contains(&status) {
+            continue;
+        }
+        let mut resp = Response {
+            status,
+            head,
+            headers,
+            body: Vec::new(),
+        };
+        if head_request || status == 204 || status == 304 {
+            return Ok(resp);
+        }
+        if resp
+            .header("Transfer-Encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            loop {
+                let size_line = read_line(r)?;
+                let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+                if size == 0 {
+                    while !read_line(r)?.is_empty() {}
+                    break;
+                }
+                let mut chunk = vec![0; size];
+                r.read_exact(&mut chunk)?;
+                resp.body.extend_from_slice(&chunk);
+                read_line(r)?;
+            }
+        } else if let Some(len) = resp.header("Content-Length") {
+            let len: usize = len.parse().unwrap();
+            resp.body = vec![0; len];
+            r.read_exact(&mut resp.body)?;
+        } else {
+            r.read_to_end(&mut resp.body)?;
+        }
+        return Ok(resp);
+    }
+}
