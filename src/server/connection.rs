@@ -20,10 +20,13 @@ use std::net::{Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use may::io::WaitIo;
 use may::net::TcpStream;
 
+use super::timeouts::{Timeouts, Watch};
 use super::Shared;
 use crate::http::response::{push_error, CONTINUE};
 use crate::http::{parse_head, Decoder, Head, HttpError};
@@ -33,11 +36,15 @@ use crate::wsgi::{Body, ConnInfo, Environ, ExcInfoAbort, Input, RequestInfo, Sen
 const WBUF_SOFT: usize = 16 * 1024;
 /// The read buffer's starting size; it grows only for a head that needs more.
 const RBUF_INITIAL: usize = 16 * 1024;
-/// How often an idle connection looks up from its wait to see whether the server stops.
-const IDLE_SLICE: Duration = Duration::from_secs(1);
 /// How long and how much a lingering close reads before it gives up.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 256 * 1024;
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.timeouts.unregister(&self.watch);
+    }
+}
 
 /// The connection's read buffer: unread bytes are `buf[pos..end]`.
 #[derive(Debug, Default)]
@@ -59,7 +66,8 @@ pub(crate) enum Expect {
 /// One connection's socket and per-request I/O state.
 pub(crate) struct Core {
     stream: TcpStream,
-    read_timeout: Option<Duration>,
+    timeouts: Arc<Timeouts>,
+    watch: Arc<Watch>,
     client_timeout: Duration,
     pub wbuf: Vec<u8>,
     /// The read buffer, at home here between requests; `wsgi.input` holds it during one.
@@ -74,10 +82,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    fn new(stream: TcpStream, client_timeout: Duration) -> Core {
+    fn new(stream: TcpStream, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Core {
+        let watch = timeouts.register(stream.waker());
         Core {
             stream,
-            read_timeout: None,
+            timeouts,
+            watch,
             client_timeout,
             wbuf: Vec::with_capacity(WBUF_SOFT),
             rbuf: Some(ReadBuf {
@@ -93,21 +103,39 @@ impl Core {
         }
     }
 
-    /// Reads with a timeout. Setting a socket timeout is a system call, so it is made only
-    /// when the wanted timeout changes; in a keep-alive loop it stays put.
-    fn read_with(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
-        let timeout = Some(timeout.max(Duration::from_millis(1)));
-        if self.read_timeout != timeout {
-            self.stream.set_read_timeout(timeout)?;
-            self.read_timeout = timeout;
+    /// Reads what the socket has, or waits for it at most `timeout` (`idle`: between
+    /// requests, so a stopping server may end the wait). The socket is non-blocking; a
+    /// read that would block parks the coroutine on the socket, and the server's sweeper
+    /// (see `timeouts`) wakes it if the deadline passes first.
+    fn read_with(&mut self, buf: &mut [u8], timeout: Duration, idle: bool) -> io::Result<usize> {
+        loop {
+            match self.stream.inner_mut().read(buf) {
+                Ok(n) => {
+                    self.watch.disarm();
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !self.watch.is_armed() {
+                        self.watch.arm(self.timeouts.deadline_in(timeout), idle);
+                    } else if self.watch.expired() {
+                        self.watch.disarm();
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                    self.stream.wait_io();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.watch.disarm();
+                    return Err(e);
+                }
+            }
         }
-        self.stream.read(buf)
     }
 
     /// Reads request-body bytes, waiting at most the client timeout for them.
     pub fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let timeout = self.client_timeout;
-        self.read_with(buf, timeout)
+        self.read_with(buf, timeout, false)
     }
 
     /// Queues bytes for the client; large ones go out at once with what is queued, in
@@ -168,7 +196,7 @@ impl Core {
             if left.is_zero() {
                 break;
             }
-            match self.read_with(&mut scratch, left) {
+            match self.read_with(&mut scratch, left, false) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => seen += n,
             }
@@ -208,7 +236,7 @@ pub(crate) fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     } else {
         cfg.client_timeout
     };
-    let core = Rc::new(RefCell::new(Core::new(stream, client_timeout)));
+    let core = Rc::new(RefCell::new(Core::new(stream, shared.timeouts.clone(), client_timeout)));
     let mut environ = Environ::new(info);
     let mut start_response = StartResponse::new(core.clone());
     let mut head = Head::default();
@@ -243,15 +271,18 @@ fn read_head(core: &RefCell<Core>, head: &mut Head, shared: &Shared, first: bool
     let Some(mut rb) = core.rbuf.take() else {
         return HeadOutcome::Closed;
     };
+    // The head's deadline is set only once a head turns out to need another read: the
+    // common request, whole in one read, costs no clock reads here.
     let idle_limit = if first { core.client_timeout } else { cfg.keep_alive };
-    let idle_since = Instant::now();
-    let mut deadline = (rb.pos < rb.end).then(|| Instant::now() + core.client_timeout);
+    let mut deadline: Option<Instant> = None;
     let max_head = cfg.limits.max_head_len();
     let outcome = loop {
         if rb.pos < rb.end {
             match parse_head(&rb.buf[rb.pos..rb.end], &cfg.limits, head) {
                 Ok(Some(_)) => break HeadOutcome::Ready,
-                Ok(None) => {}
+                Ok(None) => {
+                    deadline.get_or_insert_with(|| Instant::now() + core.client_timeout);
+                }
                 Err(e) => break HeadOutcome::Refused(e),
             }
         } else {
@@ -270,32 +301,28 @@ fn read_head(core: &RefCell<Core>, head: &mut Head, shared: &Shared, first: bool
                 break HeadOutcome::Refused(HttpError::new(431, "request head too large"));
             }
         }
-        let wait = match deadline {
+        let (wait, idle) = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break HeadOutcome::Refused(HttpError::new(408, "timed out reading the request head"));
                 }
-                left.min(core.client_timeout)
+                (left, false)
             }
             None => {
-                if shared.stopping.load(Ordering::Relaxed) {
+                if shared.stopping.load(Ordering::Relaxed) || idle_limit.is_zero() {
                     break HeadOutcome::Closed;
                 }
-                let idle = idle_since.elapsed();
-                if idle >= idle_limit {
-                    break HeadOutcome::Closed;
-                }
-                (idle_limit - idle).min(IDLE_SLICE)
+                (idle_limit, true)
             }
         };
         let end = rb.end;
-        match core.read_with(&mut rb.buf[end..], wait) {
+        match core.read_with(&mut rb.buf[end..], wait, idle) {
             Ok(0) => break HeadOutcome::Closed,
-            Ok(n) => {
-                rb.end += n;
-                deadline.get_or_insert_with(|| Instant::now() + core.client_timeout);
-            }
+            Ok(n) => rb.end += n,
+            // An idle connection timed out (or the server is stopping): close quietly. A
+            // head in progress goes round once more and meets its deadline above.
+            Err(e) if is_timeout(&e) && idle => break HeadOutcome::Closed,
             Err(e) if is_timeout(&e) => {}
             Err(_) => break HeadOutcome::Closed,
         }
@@ -337,7 +364,7 @@ fn handle_request(
     shared: &Shared,
 ) -> Next {
     let cfg = &shared.config;
-    let started = Instant::now();
+    let started = shared.access_log.as_ref().map(|_| Instant::now());
     let is_head;
     {
         let mut c = core.borrow_mut();
@@ -413,18 +440,16 @@ fn handle_request(
     } else {
         Next::KeepAlive
     };
-    let remote = environ.get_or("REMOTE_ADDR", "-").to_owned();
-    if let Some(log) = &shared.access_log {
+    if let (Some(log), Some(started)) = (&shared.access_log, started) {
         let forwarded = if cfg.log_x_forwarded_for {
             environ.get("HTTP_X_FORWARDED_FOR")
         } else {
             None
         };
-        let line = environ.request_line().to_owned();
         log.log(
-            &remote,
+            environ.get_or("REMOTE_ADDR", "-"),
             forwarded,
-            &line,
+            environ.request_line(),
             start_response.status_code,
             start_response.body_bytes,
             started.elapsed(),

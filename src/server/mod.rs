@@ -10,6 +10,7 @@
 
 pub(crate) mod access_log;
 pub(crate) mod connection;
+pub(crate) mod timeouts;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -23,6 +24,7 @@ use crate::green::GreenPool;
 use crate::http::Limits;
 use crate::wsgi::Application;
 pub use access_log::AccessLog;
+use timeouts::Timeouts;
 
 /// Where the access log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +86,7 @@ pub(crate) struct Shared {
     pub config: ServerConfig,
     pub access_log: Option<AccessLog>,
     pub stopping: AtomicBool,
+    pub timeouts: Arc<Timeouts>,
 }
 
 /// A bound server, not yet serving.
@@ -126,6 +129,7 @@ impl Server {
                 config,
                 access_log,
                 stopping: AtomicBool::new(false),
+                timeouts: Arc::new(Timeouts::new()),
             }),
         })
     }
@@ -148,6 +152,13 @@ impl Server {
         let shared = self.shared.clone();
         let listener = self.listener;
         let accept_pool = pool.clone();
+        let sweeper_shared = Arc::downgrade(&self.shared);
+        // Safety (may's rule for spawn): the sweeper owns all it uses.
+        unsafe {
+            may::coroutine::Builder::new()
+                .name("sweeper".to_owned())
+                .spawn(move || sweep_loop(sweeper_shared))?;
+        }
         // Safety (may's rule for spawn): the accept loop owns all it uses.
         let acceptor = unsafe {
             may::coroutine::Builder::new()
@@ -185,6 +196,18 @@ fn accept_loop(listener: may::net::TcpListener, pool: GreenPool, shared: Arc<Sha
                 may::coroutine::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+/// Keeps the connections' deadlines (see `timeouts`) for as long as anything of the server
+/// is alive.
+fn sweep_loop(shared: std::sync::Weak<Shared>) {
+    loop {
+        may::coroutine::sleep(timeouts::SWEEP);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.timeouts.sweep(shared.stopping.load(Ordering::Acquire));
     }
 }
 

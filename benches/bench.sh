@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make bench: may-wsgi's demo `/` beside the raw may_minihttp hello world, same scheduler
+# threads, same connections, one run, alternating rounds; then 1 GiB through /echo with the
+# server's peak RSS. The machine is shared and noisy, so the ratio is the figure that counts.
+#
+# Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (3) UPLOAD_MB (1024)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-100}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+UPLOAD_MB=${UPLOAD_MB:-1024}
+WSGI_PORT=${WSGI_PORT:-18180}
+BASE_PORT=${BASE_PORT:-18181}
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "installing wrk (Debian package)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+fi
+
+cargo build --release -q --bin may-wsgi --example minihttp_baseline
+WSGI=target/release/may-wsgi
+BASE=target/release/examples/minihttp_baseline
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+        sleep 0.1
+    done
+    echo "server on port $1 did not come up" >&2
+    exit 1
+}
+
+"$BASE" "127.0.0.1:$BASE_PORT" "$THREADS" >/dev/null 2>&1 & pids+=($!)
+"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --threads "$THREADS" --no-access-log --log-level warning & pids+=($!)
+wait_port "$BASE_PORT"
+wait_port "$WSGI_PORT"
+
+rps() { wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'; }
+
+echo "hello world: wrk -t2 -c$CONNS -d${DURATION}s, $THREADS scheduler threads, $ROUNDS rounds each, alternating"
+base_sum=0; wsgi_sum=0
+for r in $(seq 1 "$ROUNDS"); do
+    b=$(rps "$BASE_PORT"); w=$(rps "$WSGI_PORT")
+    printf '  round %d: may_minihttp %10.0f req/s   may-wsgi %10.0f req/s   ratio %.3f\n' "$r" "$b" "$w" "$(echo "$w / $b" | bc -l)"
+    base_sum=$(echo "$base_sum + $b" | bc -l); wsgi_sum=$(echo "$wsgi_sum + $w" | bc -l)
+done
+printf 'hello world mean: may_minihttp %.0f req/s, may-wsgi %.0f req/s, ratio %.3f (target >= 0.9)\n' \
+    "$(echo "$base_sum / $ROUNDS" | bc -l)" "$(echo "$wsgi_sum / $ROUNDS" | bc -l)" "$(echo "$wsgi_sum / $base_sum" | bc -l)"
+
+# A fresh server for the upload, so its peak RSS is the upload's own.
+kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
+"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --threads "$THREADS" --no-access-log --log-level warning & pid=$!; pids+=($pid)
+wait_port "$WSGI_PORT"
+echo "upload: ${UPLOAD_MB} MiB chunked through /echo and back (curl -T -)"
+out=$(head -c "$((UPLOAD_MB * 1024 * 1024))" /dev/zero \
+    | curl -sS -T - -H 'Content-Type: application/octet-stream' "http://127.0.0.1:$WSGI_PORT/echo" \
+        -o >(wc -c > /tmp/may_wsgi_bench_echoed) -w '%{time_total}')
+sleep 0.2
+echoed=$(cat /tmp/may_wsgi_bench_echoed)
+hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+printf 'upload: %d bytes echoed in %.2f s = %.0f MiB/s each way; server peak RSS %.1f MiB (target < 32)\n' \
+    "$echoed" "$out" "$(echo "$UPLOAD_MB / $out" | bc -l)" "$(echo "$hwm_kb / 1024" | bc -l)"
