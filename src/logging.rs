@@ -40,15 +40,21 @@ pub fn parse_level(name: &str) -> Option<LevelFilter> {
 
 struct StderrLogger;
 
+/// Whether a record is written. may reports every socket it registers at info level: that is
+/// debug detail here, so may's own records below warnings count as debug.
+fn shown(target: &str, level: Level, max: LevelFilter) -> bool {
+    let from_may = target == "may" || target.starts_with("may::");
+    let level = if from_may && level > Level::Warn {
+        Level::Debug
+    } else {
+        level
+    };
+    level <= max
+}
+
 impl Log for StderrLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        // may reports every socket it registers at info level: that is debug detail here.
-        let level = if metadata.target().starts_with("may") && metadata.level() > Level::Warn {
-            Level::Debug
-        } else {
-            metadata.level()
-        };
-        level <= log::max_level()
+        shown(metadata.target(), metadata.level(), log::max_level())
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -104,6 +110,15 @@ mod tests {
         assert_eq!(parse_level("INFO"), Some(LevelFilter::Info));
         assert_eq!(parse_level("critical"), Some(LevelFilter::Error));
         assert_eq!(parse_level("loud"), None);
+    }
+
+    #[test]
+    fn may_chatter_is_debug_but_ours_is_not() {
+        assert!(!shown("may::io::sys::select", Level::Info, LevelFilter::Info));
+        assert!(shown("may::io::sys::select", Level::Info, LevelFilter::Debug));
+        assert!(shown("may::scheduler", Level::Error, LevelFilter::Info));
+        assert!(shown("may_wsgi::cli", Level::Info, LevelFilter::Info));
+        assert!(!shown("may_wsgi::cli", Level::Debug, LevelFilter::Info));
     }
 
     #[test]

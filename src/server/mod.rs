@@ -96,7 +96,9 @@ pub struct Server {
 }
 
 /// wsgiref's `make_server(host, port, app)`: a server with the default configuration.
+/// An empty host means every IPv4 interface, as in Python.
 pub fn make_server(host: &str, port: u16, app: impl Application) -> io::Result<Server> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
     Server::bind((host, port), app, ServerConfig::default())
 }
 

@@ -189,3 +189,115 @@ pub fn read_response(r: &mut impl BufRead, head_request: bool) -> io::Result<Res
         return Ok(resp);
     }
 }
+
+/// A program of ours running in its own process, killed when dropped.
+pub struct Process {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// What it printed (stdout and stderr), line by line, as it goes.
+    pub output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// Starts `program` and waits for it to print the port it listens on: a line holding
+    /// `marker` followed by the port (or by `host:port`).
+    pub fn start(program: &std::path::Path, args: &[&str], marker: &str) -> Process {
+        use std::process::{Command, Stdio};
+        use std::sync::{mpsc, Arc, Mutex};
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let pipes: Vec<Box<dyn Read + Send>> = vec![
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for pipe in pipes {
+            let (tx, output, marker) = (tx.clone(), output.clone(), marker.to_owned());
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find(&marker) {
+                        let rest = &line[at + marker.len()..];
+                        let port: String = rest
+                            .rsplit(':')
+                            .next()
+                            .unwrap_or(rest)
+                            .chars()
+                            .take_while(|c| c.is_ascii_digit())
+                            .collect();
+                        let _ = tx.send(port.parse::<u16>().ok());
+                    }
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
+        let port = rx.recv_timeout(IO_TIMEOUT).ok().flatten().unwrap_or_else(|| {
+            panic!(
+                "{} never said where it listens: {:?}",
+                program.display(),
+                output.lock().unwrap()
+            )
+        });
+        Process {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            output,
+        }
+    }
+
+    pub fn output_text(&self) -> String {
+        self.output.lock().unwrap().join("\n")
+    }
+}
+
+/// Runs a command to completion with a time limit, returning (status, stdout, stderr).
+pub fn run_command(cmd: &mut std::process::Command, stdin: Option<&[u8]>) -> (i32, Vec<u8>, String) {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("command starts");
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let id = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => {
+            let out = out.unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                out.stdout,
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .arg("-9")
+                .arg(id.to_string())
+                .status();
+            panic!("command did not finish in 60 s: {cmd:?}");
+        }
+    }
+}

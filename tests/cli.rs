@@ -1,0 +1,202 @@
+//! The `may-wsgi` binary as users meet it: flags, and real clients (curl, Python's
+//! http.client) against the demo app on 127.0.0.1.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
+
+fn serve(extra: &[&str]) -> Process {
+    let mut args = vec!["--bind", "127.0.0.1:0", "--threads", "2"];
+    args.extend_from_slice(extra);
+    Process::start(Path::new(BIN), &args, "listening at http://")
+}
+
+fn curl(args: &[&str], stdin: Option<&[u8]>) -> (i32, Vec<u8>, String) {
+    run_command(Command::new("curl").args(["-sS", "--max-time", "30"]).args(args), stdin)
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_message() {
+    for (args, says) in [
+        (&["--threads", "many"][..], "--threads"),
+        (&["--bind", "127.0.0.1:notaport"][..], "--bind"),
+        (&["--keep-alive", "soon"][..], "--keep-alive"),
+        (&["--limit-request-line", "0"][..], "out of range"),
+        (&["--frobnicate"][..], "frobnicate"),
+        (&["--log-level", "shouty"][..], "shouty"),
+    ] {
+        let (code, _, err) = run_command(Command::new(BIN).args(args), None);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let (code, out, _) = run_command(Command::new(BIN).arg("--help"), None);
+    assert_eq!(code, 0);
+    let text = String::from_utf8_lossy(&out);
+    for flag in [
+        "--bind",
+        "--threads",
+        "--worker-connections",
+        "--keep-alive",
+        "--client-timeout",
+        "--access-logfile",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help");
+    }
+    let (code, out, _) = run_command(Command::new(BIN).arg("-V"), None);
+    assert_eq!(code, 0);
+    assert!(String::from_utf8_lossy(&out).starts_with("may-wsgi "));
+}
+
+#[test]
+fn a_busy_port_is_a_clear_error() {
+    let first = serve(&[]);
+    let addr = first.addr.to_string();
+    let (code, _, err) = run_command(Command::new(BIN).args(["--bind", &addr]), None);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot listen"), "{err}");
+}
+
+#[test]
+fn curl_keep_alive_reuses_the_connection() {
+    let server = serve(&["--no-access-log"]);
+    let url = format!("http://{}/", server.addr);
+    let (code, out, err) = curl(&["-v", &url, &url], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"Hello WorldHello World");
+    assert!(err.contains("Re-using existing connection"), "{err}");
+}
+
+#[test]
+fn curl_chunked_upload_is_echoed() {
+    let server = serve(&["--no-access-log"]);
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let url = format!("http://{}/echo", server.addr);
+    let (code, out, err) = curl(&["-v", "-T", "-", &url], Some(&data));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Transfer-Encoding: chunked"), "curl sent chunked: {err}");
+    assert_eq!(out.len(), data.len());
+    assert!(out == data);
+}
+
+#[test]
+fn curl_expect_100_continue() {
+    let server = serve(&["--no-access-log"]);
+    let url = format!("http://{}/echo", server.addr);
+    let (code, out, err) = curl(
+        &[
+            "-v",
+            "-H",
+            "Expect: 100-continue",
+            "-H",
+            "Content-Type: text/x-test",
+            "--data-binary",
+            "@-",
+            &url,
+        ],
+        Some(b"continue me"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("HTTP/1.1 100 Continue"), "{err}");
+    assert!(err.contains("Content-Type: text/x-test"), "{err}");
+    assert_eq!(out, b"continue me");
+}
+
+#[test]
+fn curl_http10_and_head() {
+    let server = serve(&["--no-access-log"]);
+    let url = format!("http://{}/stream?chunks=3&size=4", server.addr);
+    let (code, out, err) = curl(&["-0", &url], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"xxxxxxxxxxxx");
+    let (code, out, _) = curl(&["-I", &format!("http://{}/", server.addr)], None);
+    assert_eq!(code, 0);
+    let head = String::from_utf8_lossy(&out);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.contains("Content-Length: 11"), "{head}");
+}
+
+const PY_CLIENT: &str = r#"
+import http.client, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
+for _ in range(3):
+    conn.request("GET", "/")
+    r = conn.getresponse()
+    assert r.status == 200 and r.read() == b"Hello World", r.status
+def chunks():
+    yield b"py"
+    yield b"thon"
+conn.request("POST", "/echo", body=chunks(), encode_chunked=True, headers={"Content-Type": "text/x-py"})
+r = conn.getresponse()
+assert r.getheader("Content-Type") == "text/x-py"
+assert r.read() == b"python"
+conn.request("HEAD", "/")
+r = conn.getresponse()
+assert r.getheader("Content-Length") == "11" and r.read() == b""
+conn.request("GET", "/environ/x?q=1", headers={"X-Custom": "v"})
+r = conn.getresponse()
+text = r.read().decode()
+assert "HTTP_X_CUSTOM=v\n" in text and "PATH_INFO=/environ/x\n" in text and "QUERY_STRING=q=1\n" in text, text
+conn.request("GET", "/stream?chunks=5&size=1000")
+r = conn.getresponse()
+assert r.getheader("Transfer-Encoding") == "chunked" and r.read() == b"x" * 5000
+conn.request("GET", "/status/418")
+r = conn.getresponse()
+assert r.status == 418, r.status
+r.read()
+conn.request("GET", "/panic")
+r = conn.getresponse()
+assert r.status == 500 and r.getheader("Connection") == "close"
+r.read()
+conn.close()
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
+conn.request("GET", "/sleep?seconds=0.1")
+assert conn.getresponse().status == 200
+print("OK")
+"#;
+
+#[test]
+fn python_http_client() {
+    let server = serve(&[]);
+    let port = server.addr.port().to_string();
+    let (code, out, err) = run_command(Command::new("python3").args(["-c", PY_CLIENT, &port]), None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "OK");
+    // The default access log (stderr) has the requests, in eventlet's format.
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while !server.output_text().contains("\"GET /sleep?seconds=0.1 HTTP/1.1\" 200")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = server.output_text();
+    assert!(log.contains("\"GET / HTTP/1.1\" 200 11 "), "{log}");
+    assert!(log.contains("\"GET /panic HTTP/1.1\" 500 "), "{log}");
+    assert!(log.contains("Error handling request GET /panic HTTP/1.1"), "{log}");
+}
+
+#[test]
+fn many_concurrent_sleepers_on_one_thread() {
+    // 40 requests each sleeping 0.3 s on one scheduler thread all succeed: the sleeps are
+    // coroutine sleeps, not thread sleeps.
+    let server = Process::start(
+        Path::new(BIN),
+        &["--bind", "127.0.0.1:0", "--threads", "1", "--no-access-log"],
+        "listening at http://",
+    );
+    let addr = server.addr;
+    let clients: Vec<_> = (0..40)
+        .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=0.3").status))
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 200);
+    }
+}

@@ -1,0 +1,69 @@
+//! The examples, built and run as a user would run them, each asked what it demonstrates.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+
+/// The example's binary, built first if `cargo test` did not build it already.
+fn example(name: &str) -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_may-wsgi"));
+    let path = bin.parent().unwrap().join("examples").join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building example {name}");
+    }
+    path
+}
+
+#[test]
+fn hello_world() {
+    let p = Process::start(&example("hello_world"), &["0"], "Serving on port ");
+    let r = get(p.addr, "/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.body, b"Hello World");
+}
+
+#[test]
+fn echo_server() {
+    let p = Process::start(&example("echo_server"), &["0"], "listening on port ");
+    let mut clients: Vec<_> = (0..3).map(|_| TcpStream::connect(p.addr).unwrap()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        c.write_all(format!("line {i}\nsecond {i}\n").as_bytes()).unwrap();
+    }
+    for (i, c) in clients.into_iter().enumerate() {
+        let mut reader = BufReader::new(c);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("line {i}\n"));
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("second {i}\n"));
+    }
+}
+
+#[test]
+fn streaming() {
+    let p = Process::start(&example("streaming"), &["0"], "Serving on port ");
+    let r = get(p.addr, "/?3");
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(r.text(), "tick 0\ntick 1\ntick 2\n");
+}
+
+#[test]
+fn middleware() {
+    let p = Process::start(&example("middleware"), &["0"], "Serving on port ");
+    let r = get(p.addr, "/api/items");
+    assert_eq!(r.text(), "script=/api path=/items\n");
+    assert!(r.header("X-Elapsed").unwrap().parse::<f64>().is_ok());
+    assert_eq!(get(p.addr, "/elsewhere").status, 404);
+}
