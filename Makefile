@@ -21,7 +21,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 doc:
-	$(CARGO) doc --no-deps
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --no-deps
 
 # Side by side with the raw may_minihttp hello world, in one run (see benches/bench.sh).
 bench:

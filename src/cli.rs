@@ -164,7 +164,7 @@ fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Resolves "HOST:PORT", "[::1]:PORT" or a bare "HOST" (port 8000) to one address.
+/// Resolves `HOST:PORT`, `[::1]:PORT` or a bare `HOST` (port 8000) to one address.
 pub fn parse_bind(text: &str) -> Result<SocketAddr, UsageError> {
     let bad = |why: String| UsageError(format!("--bind {text:?}: {why}"));
     if let Ok(addr) = text.parse::<SocketAddr>() {

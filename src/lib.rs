@@ -35,3 +35,8 @@ pub mod wsgi;
 pub use green::{listen, GreenPool, GreenThread};
 pub use server::{make_server, AccessLogTarget, Server, ServerConfig, ServerHandle};
 pub use wsgi::{Application, Body, Environ, Input, StartResponse};
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

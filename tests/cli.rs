@@ -200,3 +200,16 @@ fn many_concurrent_sleepers_on_one_thread() {
         assert_eq!(c.join().unwrap(), 200);
     }
 }
+
+#[test]
+fn ipv6_bind() {
+    // Loopback IPv6 is part of every Linux network stack this runs on; the demo answers there.
+    let server = Process::start(
+        Path::new(BIN),
+        &["--bind", "[::1]:0", "--threads", "1", "--no-access-log"],
+        "listening at http://",
+    );
+    let addr = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, server.addr.port()));
+    let r = get(addr, "/environ");
+    assert!(r.text().contains("REMOTE_ADDR=::1\n"), "{}", r.text());
+}

@@ -1,5 +1,5 @@
 //! One worker process's server: the listener, the bounded coroutine pool, the accept loop
-//! and graceful stop. The connection loop lives in [`connection`].
+//! and graceful stop. The connection loop lives in `connection.rs`.
 //!
 //! This is eventlet's `wsgi.server(sock, app, max_size=1000)` and wsgiref's
 //! `make_server(host, port, app).serve_forever()`: an accept loop that waits for a free
