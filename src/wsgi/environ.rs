@@ -108,7 +108,7 @@ pub struct Environ {
     head: Vec<u8>,
     method: Span,
     request_line: Span,
-    raw_path: Span,
+    raw_path: Text,
     path_info: Text,
     query: Text,
     http10: bool,
@@ -152,7 +152,7 @@ impl Environ {
             head: Vec::new(),
             method: Span::default(),
             request_line: Span::default(),
-            raw_path: Span::default(),
+            raw_path: Text::Owned(String::new()),
             path_info: Text::Owned(String::new()),
             query: Text::Owned(String::new()),
             http10: false,
@@ -165,8 +165,9 @@ impl Environ {
         }
     }
 
-    /// A GET environ for `target` ("/path?query") with the given headers and body: for
-    /// testing an application or middleware without a server.
+    /// An environ for a `method` request of `target` ("/path?query") over HTTP/1.1, with
+    /// the given headers and body: for testing an application or middleware without a
+    /// server.
     pub fn for_request(method: &str, target: &str, headers: &[(&str, &str)], input: Input) -> Environ {
         let mut raw = format!("{method} {target} HTTP/1.1\r\n");
         for (name, value) in headers {
@@ -213,11 +214,12 @@ impl Environ {
         let target_end = head.target.end as usize;
         let q = self.head[path_start..target_end].iter().position(|&b| b == b'?');
         let path_end = q.map_or(target_end, |q| path_start + q);
-        self.raw_path = Span {
+        let raw_path = Span {
             start: path_start as u32,
             end: path_end as u32,
         };
-        self.path_info = match path_info_of(&self.head, self.raw_path) {
+        self.raw_path = text_of(&self.head, raw_path);
+        self.path_info = match path_info_of(&self.head, raw_path) {
             // SCRIPT_NAME is where the app is mounted; PATH_INFO is what lies below it.
             Text::Span(span) if !self.conn.script_name.is_empty() => {
                 let path = span.get(&self.head);
@@ -330,7 +332,7 @@ impl Environ {
             "REQUEST_METHOD" => ascii(head, self.method),
             "SCRIPT_NAME" => &self.conn.script_name,
             "PATH_INFO" => self.path_info.get(head),
-            "RAW_PATH_INFO" => ascii(head, self.raw_path),
+            "RAW_PATH_INFO" => self.raw_path.get(head),
             "QUERY_STRING" => self.query.get(head),
             "CONTENT_TYPE" => return self.field(FieldKey::ContentType, b""),
             "CONTENT_LENGTH" => return self.field(FieldKey::ContentLength, b""),

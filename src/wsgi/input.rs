@@ -131,8 +131,7 @@ impl Input {
         match into_user {
             Some(buf) => core.read_body(buf),
             None => {
-                let (pos, end) = (self.rb.pos, self.rb.end);
-                debug_assert_eq!(pos, end);
+                // Called only with the buffer drained, so it can be refilled from the start.
                 self.rb.pos = 0;
                 self.rb.end = 0;
                 let n = core.read_body(&mut self.rb.buf)?;

@@ -120,28 +120,38 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Control bytes other than HTAB: never allowed in a status or a header value, so a CR or LF
+/// cannot end a line early and inject headers.
+fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
 fn check_header(name: &str, value: &str) -> Result<(), StartResponseError> {
     if name.is_empty() || !name.bytes().all(is_tchar) {
         return Err(StartResponseError::HeaderName(name.to_owned()));
     }
-    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    if has_control(value.as_bytes()) {
         return Err(StartResponseError::HeaderValue(name.to_owned()));
     }
-    if name.eq_ignore_ascii_case("content-length") && (value.is_empty() || value.trim().parse::<u64>().is_err()) {
+    if name.eq_ignore_ascii_case("content-length") && value.trim().parse::<u64>().is_err() {
         return Err(StartResponseError::ContentLength(value.to_owned()));
     }
     Ok(())
 }
 
+/// Checks "NNN Reason" (or a bare "NNN") and returns NNN.
 fn check_status(status: &str) -> Result<u16, StartResponseError> {
+    let bad = || StartResponseError::Status(status.to_owned());
     let bytes = status.as_bytes();
-    let code_ok = bytes.len() >= 3 && bytes[..3].iter().all(u8::is_ascii_digit) && bytes[0] != b'0';
-    let rest_ok = code_ok && bytes.len() == 3
-        || (code_ok && bytes[3] == b' ' && !bytes[4..].iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f));
-    if !code_ok || !rest_ok {
-        return Err(StartResponseError::Status(status.to_owned()));
+    if bytes.len() < 3 || !bytes[..3].iter().all(u8::is_ascii_digit) || bytes[0] == b'0' {
+        return Err(bad());
     }
-    Ok(status[..3].parse().unwrap_or(500))
+    match bytes.get(3) {
+        None => {}
+        Some(b' ') if !has_control(&bytes[4..]) => {}
+        Some(_) => return Err(bad()),
+    }
+    status[..3].parse().map_err(|_| bad())
 }
 
 impl StartResponse {
