@@ -19,6 +19,7 @@
 
 use std::io;
 use std::net::ToSocketAddrs;
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -188,8 +189,10 @@ impl GreenPool {
 /// eventlet's `listen(addr)`: a listening socket (SO_REUSEADDR) whose `accept` yields the
 /// coroutine instead of blocking the thread.
 pub fn listen(addr: impl ToSocketAddrs) -> io::Result<may::net::TcpListener> {
-    let std_listener = std::net::TcpListener::bind(addr)?;
-    crate::server::into_may_listener(std_listener)
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    // Safety: the fd comes straight from a listener we own and give up here.
+    Ok(unsafe { may::net::TcpListener::from_raw_fd(listener.into_raw_fd()) })
 }
 
 #[cfg(test)]

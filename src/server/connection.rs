@@ -15,17 +15,15 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use may::io::WaitIo;
-use may::net::TcpStream;
-
+use super::net::{Peer, Stream};
 use super::timeouts::{Timeouts, Watch};
 use super::Shared;
 use crate::http::response::{push_error, CONTINUE};
@@ -65,7 +63,7 @@ pub(crate) enum Expect {
 
 /// One connection's socket and per-request I/O state.
 pub(crate) struct Core {
-    stream: TcpStream,
+    stream: Stream,
     timeouts: Arc<Timeouts>,
     watch: Arc<Watch>,
     client_timeout: Duration,
@@ -82,7 +80,7 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    fn new(stream: TcpStream, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Core {
+    fn new(stream: Stream, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Core {
         let watch = timeouts.register(stream.waker());
         Core {
             stream,
@@ -109,7 +107,7 @@ impl Core {
     /// (see `timeouts`) wakes it if the deadline passes first.
     fn read_with(&mut self, buf: &mut [u8], timeout: Duration, idle: bool) -> io::Result<usize> {
         loop {
-            match self.stream.inner_mut().read(buf) {
+            match self.stream.read_now(buf) {
                 Ok(n) => {
                     self.watch.disarm();
                     return Ok(n);
@@ -215,18 +213,19 @@ enum HeadOutcome {
 }
 
 /// Serves one client connection until it closes. Runs in the connection's coroutine.
-pub(crate) fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+pub(crate) fn serve(stream: Stream, peer: Peer, shared: &Shared) {
     let cfg = &shared.config;
-    let _ = stream.set_nodelay(true);
-    if !cfg.client_timeout.is_zero() {
-        let _ = stream.set_write_timeout(Some(cfg.client_timeout));
-    }
-    let local = stream.local_addr().ok();
+    stream.prepare((!cfg.client_timeout.is_zero()).then_some(cfg.client_timeout));
+    let (server_name, server_port) = stream.server_name_port();
+    let (remote_addr, remote_port) = match peer {
+        Peer::Tcp(a) => (a.ip().to_string(), a.port().to_string()),
+        Peer::Unix => (String::new(), String::new()),
+    };
     let info = ConnInfo {
-        server_name: local.map_or_else(String::new, |a| a.ip().to_string()),
-        server_port: local.map_or_else(String::new, |a| a.port().to_string()),
-        remote_addr: peer.ip().to_string(),
-        remote_port: peer.port().to_string(),
+        server_name,
+        server_port,
+        remote_addr,
+        remote_port,
         script_name: cfg.script_name.clone(),
         url_scheme: cfg.url_scheme.clone(),
         multiprocess: cfg.multiprocess,
@@ -309,6 +308,9 @@ fn read_head(core: &RefCell<Core>, head: &mut Head, shared: &Shared, first: bool
                 }
                 (left, false)
             }
+            // Between requests a stopping server may close the connection; a new
+            // connection's first request was accepted, so it is waited for and served.
+            None if first => (idle_limit, false),
             None => {
                 if shared.stopping.load(Ordering::Relaxed) || idle_limit.is_zero() {
                     break HeadOutcome::Closed;
@@ -320,9 +322,10 @@ fn read_head(core: &RefCell<Core>, head: &mut Head, shared: &Shared, first: bool
         match core.read_with(&mut rb.buf[end..], wait, idle) {
             Ok(0) => break HeadOutcome::Closed,
             Ok(n) => rb.end += n,
-            // An idle connection timed out (or the server is stopping): close quietly. A
-            // head in progress goes round once more and meets its deadline above.
-            Err(e) if is_timeout(&e) && idle => break HeadOutcome::Closed,
+            // An idle connection timed out (or the server is stopping), or a new one sent
+            // nothing: close quietly. A head in progress goes round once more and meets
+            // its deadline above.
+            Err(e) if is_timeout(&e) && deadline.is_none() => break HeadOutcome::Closed,
             Err(e) if is_timeout(&e) => {}
             Err(_) => break HeadOutcome::Closed,
         }

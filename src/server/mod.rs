@@ -10,11 +10,11 @@
 
 pub(crate) mod access_log;
 pub(crate) mod connection;
+pub(crate) mod net;
 pub(crate) mod timeouts;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{FromRawFd, IntoRawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +24,8 @@ use crate::green::GreenPool;
 use crate::http::Limits;
 use crate::wsgi::Application;
 pub use access_log::AccessLog;
+use net::MayListener;
+pub use net::{Listener, LocalAddr};
 use timeouts::Timeouts;
 
 /// Where the access log goes.
@@ -91,7 +93,8 @@ pub(crate) struct Shared {
 
 /// A bound server, not yet serving.
 pub struct Server {
-    listener: may::net::TcpListener,
+    listener: MayListener,
+    addr: LocalAddr,
     shared: Arc<Shared>,
 }
 
@@ -102,13 +105,6 @@ pub fn make_server(host: &str, port: u16, app: impl Application) -> io::Result<S
     Server::bind((host, port), app, ServerConfig::default())
 }
 
-/// Wraps a bound std listener for may: accept then yields the coroutine, not the thread.
-pub(crate) fn into_may_listener(listener: std::net::TcpListener) -> io::Result<may::net::TcpListener> {
-    listener.set_nonblocking(true)?;
-    // Safety: the fd comes straight from a listener we own and give up here.
-    Ok(unsafe { may::net::TcpListener::from_raw_fd(listener.into_raw_fd()) })
-}
-
 impl Server {
     /// Binds `addr` (SO_REUSEADDR, as std does on Unix) and readies a server on it.
     pub fn bind(addr: impl ToSocketAddrs, app: impl Application, config: ServerConfig) -> io::Result<Server> {
@@ -116,16 +112,18 @@ impl Server {
         Server::from_listener(listener, app, config)
     }
 
-    /// A server on a socket that is already listening: one inherited from a master
-    /// process, or handed over by systemd.
+    /// A server on a socket that is already listening (TCP or Unix-domain): one inherited
+    /// from a master process, or handed over by systemd.
     pub fn from_listener(
-        listener: std::net::TcpListener,
+        listener: impl Into<Listener>,
         app: impl Application,
         config: ServerConfig,
     ) -> io::Result<Server> {
+        let listener = listener.into();
         let access_log = AccessLog::open(&config.access_log)?;
         Ok(Server {
-            listener: into_may_listener(listener)?,
+            addr: listener.local_addr()?,
+            listener: listener.into_may()?,
             shared: Arc::new(Shared {
                 app: Box::new(app),
                 config,
@@ -136,9 +134,17 @@ impl Server {
         })
     }
 
-    /// The address the server listens on (the real port when bound to port 0).
+    /// The TCP address the server listens on (the real port when bound to port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.addr {
+            LocalAddr::Tcp(a) => Ok(*a),
+            LocalAddr::Unix(p) => Err(io::Error::other(format!("listening on unix:{}", p.display()))),
+        }
+    }
+
+    /// Where the server listens, TCP or Unix-domain.
+    pub fn listen_addr(&self) -> &LocalAddr {
+        &self.addr
     }
 
     /// Serves until the process ends (wsgiref's `serve_forever()`).
@@ -149,7 +155,7 @@ impl Server {
 
     /// Starts the accept loop in its own coroutine and returns at once.
     pub fn start(self) -> io::Result<ServerHandle> {
-        let addr = self.local_addr()?;
+        let addr = self.addr;
         let pool = GreenPool::new(self.shared.config.worker_connections);
         let shared = self.shared.clone();
         let listener = self.listener;
@@ -176,7 +182,7 @@ impl Server {
     }
 }
 
-fn accept_loop(listener: may::net::TcpListener, pool: GreenPool, shared: Arc<Shared>) {
+fn accept_loop(listener: MayListener, pool: GreenPool, shared: Arc<Shared>) {
     loop {
         // Wait for room first: a full worker should not take connections it cannot serve.
         let slot = pool.reserve();
@@ -218,12 +224,21 @@ pub struct ServerHandle {
     shared: Arc<Shared>,
     acceptor: Option<may::coroutine::JoinHandle<()>>,
     pool: GreenPool,
-    addr: SocketAddr,
+    addr: LocalAddr,
 }
 
 impl ServerHandle {
+    /// The TCP address served; `0.0.0.0:0` for a Unix-domain socket (see [`ServerHandle::addr`]).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        match &self.addr {
+            LocalAddr::Tcp(a) => *a,
+            LocalAddr::Unix(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    /// Where the server listens.
+    pub fn addr(&self) -> &LocalAddr {
+        &self.addr
     }
 
     /// Connections being served right now.
