@@ -16,12 +16,14 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use getopts::Options;
+use getopts::{Matches, Options};
 use log::LevelFilter;
 
+use crate::config_file::{self, Entry};
 use crate::http::Limits;
 use crate::logging;
-use crate::server::{AccessLogTarget, Server, ServerConfig};
+use crate::master::{BindAddr, SocketOptions};
+use crate::server::{AccessLogTarget, ServerConfig};
 use crate::wsgi::Application;
 
 /// Where the demo binary listens unless told otherwise (gunicorn's default).
@@ -31,14 +33,29 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// only the pages a coroutine touches cost memory.
 const STACK_BYTES: usize = 128 * 1024;
 
-/// Everything the command line sets.
+/// Everything the command line (and the config file) sets.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub bind: SocketAddr,
-    /// may scheduler threads (OS threads running coroutines).
+    pub bind: BindAddr,
+    /// Worker processes; 0 serves in this one process (Glance's `workers=0`).
+    pub workers: usize,
+    /// may scheduler threads per process (OS threads running coroutines).
     pub threads: usize,
     pub log_level: LevelFilter,
     pub server: ServerConfig,
+    pub socket: SocketOptions,
+    /// How long to keep trying a busy address before giving up.
+    pub bind_retry: Duration,
+    pub umask: u32,
+    pub pidfile: Option<PathBuf>,
+    /// A worker whose scheduler stops turning this long is aborted; zero turns it off.
+    pub timeout: Duration,
+    /// How long a graceful stop waits for in-flight requests before killing.
+    pub graceful_timeout: Duration,
+    /// A worker retires after this many requests (plus up to the jitter); 0 = never.
+    pub max_requests: u64,
+    pub max_requests_jitter: u64,
+    pub config_file: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -49,7 +66,7 @@ pub enum Command {
     Version,
 }
 
-/// A flag or value the server cannot use; shown to the user, exit status 2.
+/// A flag, value or config file the server cannot use; shown to the user, exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
@@ -59,19 +76,57 @@ impl std::fmt::Display for UsageError {
     }
 }
 
+/// Flags that take a value, and may be set in a config file by the same name.
+const VALUE_FLAGS: &[&str] = &[
+    "bind",
+    "workers",
+    "threads",
+    "worker-connections",
+    "keep-alive",
+    "client-timeout",
+    "limit-request-line",
+    "limit-request-fields",
+    "limit-request-field-size",
+    "access-logfile",
+    "log-level",
+    "backlog",
+    "tcp-keepidle",
+    "bind-retry",
+    "umask",
+    "pid",
+    "timeout",
+    "graceful-timeout",
+    "max-requests",
+    "max-requests-jitter",
+];
+
+/// Flags without a value; `true`/`false` in a config file.
+const BOOL_FLAGS: &[&str] = &["no-access-log", "log-x-forwarded-for", "debug", "reuse-port"];
+
 fn options() -> Options {
     let mut o = Options::new();
     o.optopt(
         "b",
         "bind",
-        "address to listen on: HOST:PORT, [IPv6]:PORT (default 127.0.0.1:8000)",
+        "address: HOST:PORT, [IPv6]:PORT or unix:PATH (default 127.0.0.1:8000)",
         "ADDRESS",
     );
-    o.optopt("", "threads", "may scheduler threads (default: number of CPUs)", "N");
+    o.optopt(
+        "w",
+        "workers",
+        "worker processes; 0 serves in one process (default: number of CPUs)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "threads",
+        "may scheduler threads per process (default 1 with workers, CPUs without)",
+        "N",
+    );
     o.optopt(
         "",
         "worker-connections",
-        "most connections served at once (default 1000)",
+        "most connections a process serves at once (default 1000)",
         "N",
     );
     o.optopt(
@@ -127,69 +182,163 @@ fn options() -> Options {
         "debug",
         "put panic messages in 500 responses (eventlet's debug=True)",
     );
+    o.optopt("", "backlog", "listen backlog (default 4096)", "N");
+    o.optopt("", "tcp-keepidle", "TCP keepalive idle seconds (default 600)", "SECS");
+    o.optopt(
+        "",
+        "bind-retry",
+        "seconds to keep retrying an address in use (default 30)",
+        "SECS",
+    );
+    o.optflag("", "reuse-port", "each worker binds its own SO_REUSEPORT socket");
+    o.optopt("", "umask", "file mode creation mask, octal (default 027)", "MASK");
+    o.optopt("", "pid", "write the master's pid to FILE", "FILE");
+    o.optopt(
+        "",
+        "timeout",
+        "abort a worker whose scheduler is stuck this long; 0 = off (default 30)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "graceful-timeout",
+        "seconds a graceful stop waits for requests in flight (default 30)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "max-requests",
+        "a worker retires after this many requests; 0 = never (default 0)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "max-requests-jitter",
+        "up to this many more, at random, per worker (default 0)",
+        "N",
+    );
+    o.optopt(
+        "c",
+        "config",
+        "read settings from FILE (key = value; glance-api.conf keys too)",
+        "FILE",
+    );
     o.optflag("h", "help", "print this help and exit");
     o.optflag("V", "version", "print the version and exit");
     o
 }
 
 fn usage(program: &str) -> String {
-    let brief =
-        format!("Usage: {program} [OPTIONS]\n\nServes a WSGI-style application over HTTP/1.1 on may coroutines.");
+    let brief = format!(
+        "Usage: {program} [OPTIONS]\n\nServes a WSGI-style application over HTTP/1.1 on may coroutines, \
+         in one process or a master with forked workers.\nSignals to the master: TERM graceful stop, \
+         INT/QUIT quick stop, HUP reload, TTIN/TTOU one worker more/fewer, USR1 reopen logs."
+    );
     options().usage(&brief)
 }
 
-fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, UsageError> {
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.trim()
         .parse()
-        .map_err(|_| UsageError(format!("--{flag}: expected a whole number, got {text:?}")))
+        .map_err(|_| format!("expected a whole number, got {text:?}"))
 }
 
-fn in_range(flag: &str, value: usize, min: usize, max: usize) -> Result<usize, UsageError> {
+fn number_in(text: &str, min: u64, max: u64) -> Result<u64, String> {
+    let value: u64 = number(text)?;
     if value < min || value > max {
-        return Err(UsageError(format!("--{flag}: {value} is out of range {min}..={max}")));
+        return Err(format!("{value} is out of range {min}..={max}"));
     }
     Ok(value)
 }
 
-fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
+fn seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .trim()
         .parse()
-        .map_err(|_| UsageError(format!("--{flag}: expected seconds, got {text:?}")))?;
+        .map_err(|_| format!("expected seconds, got {text:?}"))?;
     if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
-        return Err(UsageError(format!(
-            "--{flag}: {text} is not between 0 and 31536000 seconds"
-        )));
+        return Err(format!("{text} is not between 0 and 31536000 seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Resolves `HOST:PORT`, `[::1]:PORT` or a bare `HOST` (port 8000) to one address.
-pub fn parse_bind(text: &str) -> Result<SocketAddr, UsageError> {
-    let bad = |why: String| UsageError(format!("--bind {text:?}: {why}"));
+fn octal(text: &str) -> Result<u32, String> {
+    let digits = text.trim().trim_start_matches("0o");
+    match u32::from_str_radix(digits, 8) {
+        Ok(mask) if mask <= 0o777 => Ok(mask),
+        _ => Err(format!("expected an octal mask like 027, got {text:?}")),
+    }
+}
+
+/// Resolves `HOST:PORT`, `[::1]:PORT`, a bare `HOST` (port 8000) or `unix:PATH`.
+pub fn parse_bind(text: &str) -> Result<BindAddr, String> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err("unix: needs a path".into());
+        }
+        return Ok(BindAddr::Unix(PathBuf::from(path)));
+    }
     if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
+        return Ok(BindAddr::Tcp(addr));
     }
     let with_port = match text.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && !host.ends_with(':') => {
-            port.parse::<u16>().map_err(|_| bad(format!("bad port {port:?}")))?;
+            port.parse::<u16>().map_err(|_| format!("bad port {port:?}"))?;
             text.to_owned()
         }
         Some(("", port)) => {
-            port.parse::<u16>().map_err(|_| bad(format!("bad port {port:?}")))?;
+            port.parse::<u16>().map_err(|_| format!("bad port {port:?}"))?;
             format!("0.0.0.0:{port}")
         }
-        _ if text.is_empty() => return Err(bad("empty address".into())),
+        _ if text.is_empty() => return Err("empty address".into()),
         _ => format!("{text}:8000"),
     };
     with_port
         .to_socket_addrs()
-        .map_err(|e| bad(e.to_string()))?
+        .map_err(|e| e.to_string())?
         .next()
-        .ok_or_else(|| bad("no address found".into()))
+        .map(BindAddr::Tcp)
+        .ok_or_else(|| "no address found".into())
 }
 
-/// Parses the arguments after the program name.
+/// Settings from the command line and the config file, the command line winning.
+struct Sources {
+    m: Matches,
+    file: Vec<Entry>,
+}
+
+impl Sources {
+    /// A flag's value and, when it came from the file, where in it.
+    fn get(&self, flag: &str) -> Option<(String, Option<&str>)> {
+        if let Some(v) = self.m.opt_str(flag) {
+            return Some((v, None));
+        }
+        self.file
+            .iter()
+            .rev()
+            .find(|e| e.flag == flag)
+            .map(|e| (e.value.clone(), Some(e.origin.as_str())))
+    }
+
+    fn present(&self, flag: &str) -> bool {
+        self.m.opt_present(flag) || self.file.iter().any(|e| e.flag == flag)
+    }
+
+    /// Parses a flag's value, naming the flag (and file and line) when it is bad.
+    fn parse<T>(&self, flag: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, UsageError> {
+        let Some((value, origin)) = self.get(flag) else {
+            return Ok(None);
+        };
+        parse(&value).map(Some).map_err(|why| {
+            UsageError(match origin {
+                Some(origin) => format!("{origin}: {flag}: {why}"),
+                None => format!("--{flag}: {why}"),
+            })
+        })
+    }
+}
+
+/// Parses the arguments after the program name (and the config file they name).
 pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError> {
     let m = options().parse(args).map_err(|e| UsageError(e.to_string()))?;
     if m.opt_present("help") {
@@ -201,96 +350,135 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError>
     if let Some(extra) = m.free.first() {
         return Err(UsageError(format!("unexpected argument {extra:?}")));
     }
+    let config_file = m.opt_str("config").map(PathBuf::from);
+    let file = match &config_file {
+        Some(path) => config_file::load(path, VALUE_FLAGS, BOOL_FLAGS).map_err(UsageError)?,
+        None => Vec::new(),
+    };
+    let src = Sources { m, file };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+
     let mut server = ServerConfig::default();
     let mut limits = Limits::default();
-    if let Some(v) = m.opt_str("worker-connections") {
-        server.worker_connections = in_range("worker-connections", number("worker-connections", &v)?, 1, 1_000_000)?;
+    if let Some(n) = src.parse("worker-connections", |t| number_in(t, 1, 1_000_000))? {
+        server.worker_connections = n as usize;
     }
-    if let Some(v) = m.opt_str("keep-alive") {
-        server.keep_alive = seconds("keep-alive", &v)?;
+    if let Some(d) = src.parse("keep-alive", seconds)? {
+        server.keep_alive = d;
     }
-    if let Some(v) = m.opt_str("client-timeout") {
-        server.client_timeout = seconds("client-timeout", &v)?;
+    if let Some(d) = src.parse("client-timeout", seconds)? {
+        server.client_timeout = d;
     }
-    if let Some(v) = m.opt_str("limit-request-line") {
-        limits.request_line = in_range("limit-request-line", number("limit-request-line", &v)?, 16, 1 << 20)?;
+    if let Some(n) = src.parse("limit-request-line", |t| number_in(t, 16, 1 << 20))? {
+        limits.request_line = n as usize;
     }
-    if let Some(v) = m.opt_str("limit-request-fields") {
-        limits.fields = in_range("limit-request-fields", number("limit-request-fields", &v)?, 1, 32768)?;
+    if let Some(n) = src.parse("limit-request-fields", |t| number_in(t, 1, 32768))? {
+        limits.fields = n as usize;
     }
-    if let Some(v) = m.opt_str("limit-request-field-size") {
-        limits.field_size = in_range(
-            "limit-request-field-size",
-            number("limit-request-field-size", &v)?,
-            16,
-            1 << 20,
-        )?;
+    if let Some(n) = src.parse("limit-request-field-size", |t| number_in(t, 16, 1 << 20))? {
+        limits.field_size = n as usize;
     }
     server.limits = limits;
-    if m.opt_present("no-access-log") {
-        if m.opt_present("access-logfile") {
+    if src.present("no-access-log") {
+        if src.get("access-logfile").is_some() {
             return Err(UsageError(
                 "--no-access-log and --access-logfile contradict each other".into(),
             ));
         }
         server.access_log = AccessLogTarget::Off;
-    } else if let Some(path) = m.opt_str("access-logfile") {
-        server.access_log = match path.as_str() {
-            "-" => AccessLogTarget::Stderr,
-            "" => return Err(UsageError("--access-logfile: empty path".into())),
-            _ => AccessLogTarget::File(PathBuf::from(path)),
-        };
+    } else if let Some(target) = src.parse("access-logfile", |p| match p {
+        "-" => Ok(AccessLogTarget::Stderr),
+        "" => Err("empty path".to_owned()),
+        _ => Ok(AccessLogTarget::File(PathBuf::from(p))),
+    })? {
+        server.access_log = target;
     }
-    server.log_x_forwarded_for = m.opt_present("log-x-forwarded-for");
-    server.debug = m.opt_present("debug");
-    let log_level = match m.opt_str("log-level") {
-        Some(v) => logging::parse_level(&v).ok_or_else(|| {
-            UsageError(format!(
-                "--log-level: unknown level {v:?} (debug, info, warning, error, critical)"
-            ))
-        })?,
-        None => LevelFilter::Info,
-    };
-    let threads = match m.opt_str("threads") {
-        Some(v) => in_range("threads", number("threads", &v)?, 1, 1024)?,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let bind = parse_bind(&m.opt_str("bind").unwrap_or_else(|| DEFAULT_BIND.to_owned()))?;
+    server.log_x_forwarded_for = src.present("log-x-forwarded-for");
+    server.debug = src.present("debug");
+    let log_level = src
+        .parse("log-level", |v| {
+            logging::parse_level(v)
+                .ok_or_else(|| format!("unknown level {v:?} (debug, info, warning, error, critical)"))
+        })?
+        .unwrap_or(LevelFilter::Info);
+    let workers = src
+        .parse("workers", |t| number_in(t, 0, crate::master::MAX_WORKERS as u64))?
+        .map_or(cpus, |n| n as usize);
+    let threads = src
+        .parse("threads", |t| number_in(t, 1, 1024))?
+        .map_or(if workers == 0 { cpus } else { 1 }, |n| n as usize);
+    server.multiprocess = workers > 0;
+    let mut socket = SocketOptions::default();
+    if let Some(n) = src.parse("backlog", |t| number_in(t, 1, 65535))? {
+        socket.backlog = n as i32;
+    }
+    if let Some(d) = src.parse("tcp-keepidle", seconds)? {
+        socket.tcp_keepidle = d;
+    }
+    socket.reuse_port = src.present("reuse-port");
+    let max_requests = src
+        .parse("max-requests", |t| number_in(t, 0, u64::MAX / 2))?
+        .unwrap_or(0);
+    let max_requests_jitter = src
+        .parse("max-requests-jitter", |t| number_in(t, 0, u64::MAX / 2))?
+        .unwrap_or(0);
+    let bind = src
+        .parse("bind", parse_bind)?
+        .map_or_else(|| parse_bind(DEFAULT_BIND), Ok)
+        .map_err(UsageError)?;
     Ok(Command::Serve(Box::new(Config {
         bind,
+        workers,
         threads,
         log_level,
         server,
+        socket,
+        bind_retry: src.parse("bind-retry", seconds)?.unwrap_or(Duration::from_secs(30)),
+        umask: src.parse("umask", octal)?.unwrap_or(0o027),
+        pidfile: src.parse("pid", |p| {
+            if p.is_empty() {
+                Err("empty path".to_owned())
+            } else {
+                Ok(PathBuf::from(p))
+            }
+        })?,
+        timeout: src.parse("timeout", seconds)?.unwrap_or(Duration::from_secs(30)),
+        graceful_timeout: src
+            .parse("graceful-timeout", seconds)?
+            .unwrap_or(Duration::from_secs(30)),
+        max_requests,
+        max_requests_jitter,
+        config_file,
     })))
 }
 
 /// Configures may for this process. Must run before the first coroutine or may socket:
-/// the scheduler reads it once when it starts.
+/// the scheduler reads it once when it starts. In a pre-fork server that is in each worker,
+/// after fork: fork copies only the calling thread, so a scheduler started in the master
+/// would arrive in the children without its threads.
 pub fn configure_may(threads: usize) {
     may::config()
         .set_workers(threads)
         .set_stack_size(STACK_BYTES / std::mem::size_of::<usize>());
 }
 
-/// Serves `app` as the configuration says; returns only if the server cannot start.
-pub fn serve(app: impl Application, config: &Config) -> std::io::Result<()> {
+/// Serves `app` as the configuration says, in one process or as a master with workers;
+/// returns the process's exit status.
+pub fn serve(app: impl Application, config: &Config, argv: Vec<String>) -> i32 {
     logging::init(config.log_level);
     std::panic::set_hook(Box::new(logging::log_panic));
-    configure_may(config.threads);
-    let server = Server::bind(config.bind, app, config.server.clone())
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.bind)))?;
-    log::info!(
-        "may-wsgi {} listening at http://{} ({} threads, {} connections)",
-        env!("CARGO_PKG_VERSION"),
-        server.local_addr()?,
-        config.threads,
-        config.server.worker_connections
-    );
-    server.serve_forever()
+    match crate::master::Server::new(config.clone(), argv).start(app) {
+        Ok(started) => started.wait(),
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("may-wsgi: {e}");
+            1
+        }
+    }
 }
 
-/// Parses the process's command line and serves `app` from it. Exits 2 on a bad flag and 1
-/// when the server cannot start.
+/// Parses the process's command line and serves `app` from it. Exits 2 on a bad flag or
+/// config file, 1 when the server cannot start, 0 after a clean stop.
 pub fn run(app: impl Application) -> ! {
     let mut args = std::env::args();
     let program = args.next().unwrap_or_else(|| "may-wsgi".to_owned());
@@ -304,13 +492,11 @@ pub fn run(app: impl Application) -> ! {
             println!("may-wsgi {}", env!("CARGO_PKG_VERSION"));
             std::process::exit(0)
         }
-        Ok(Command::Serve(config)) => match serve(app, &config) {
-            Ok(()) => std::process::exit(0),
-            Err(e) => {
-                eprintln!("may-wsgi: {e}");
-                std::process::exit(1)
-            }
-        },
+        Ok(Command::Serve(config)) => {
+            let mut argv = vec![program];
+            argv.extend(args);
+            std::process::exit(serve(app, &config, argv))
+        }
         Err(e) => {
             eprintln!("may-wsgi: {e}\nTry '{program} --help' for more information.");
             std::process::exit(2)
@@ -333,7 +519,12 @@ mod tests {
     #[test]
     fn defaults() {
         let c = parse(&[]).unwrap();
-        assert_eq!(c.bind, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(c.bind, BindAddr::Tcp("127.0.0.1:8000".parse().unwrap()));
+        assert!(c.workers >= 1);
+        assert_eq!(c.threads, 1, "one scheduler thread per worker by default");
+        assert_eq!(c.socket, SocketOptions::default());
+        assert_eq!(c.umask, 0o027);
+        assert_eq!(c.timeout, Duration::from_secs(30));
         assert_eq!(c.server.worker_connections, 1000);
         assert_eq!(c.server.limits, Limits::default());
         assert_eq!(c.server.access_log, AccessLogTarget::Stderr);
@@ -367,7 +558,7 @@ mod tests {
             "--log-x-forwarded-for",
         ])
         .unwrap();
-        assert_eq!(c.bind, "[::1]:9000".parse().unwrap());
+        assert_eq!(c.bind, BindAddr::Tcp("[::1]:9000".parse().unwrap()));
         assert_eq!(c.threads, 3);
         assert_eq!(c.server.worker_connections, 50);
         assert_eq!(c.server.keep_alive, Duration::ZERO);
@@ -391,10 +582,16 @@ mod tests {
 
     #[test]
     fn bind_forms() {
-        assert_eq!(parse_bind("0.0.0.0:80").unwrap(), "0.0.0.0:80".parse().unwrap());
-        assert_eq!(parse_bind(":8080").unwrap(), "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(parse_bind("127.0.0.1").unwrap(), "127.0.0.1:8000".parse().unwrap());
-        assert_eq!(parse_bind("localhost:81").unwrap().port(), 81);
+        let tcp = |s: &str| BindAddr::Tcp(s.parse().unwrap());
+        assert_eq!(parse_bind("0.0.0.0:80").unwrap(), tcp("0.0.0.0:80"));
+        assert_eq!(parse_bind(":8080").unwrap(), tcp("0.0.0.0:8080"));
+        assert_eq!(parse_bind("127.0.0.1").unwrap(), tcp("127.0.0.1:8000"));
+        assert!(matches!(parse_bind("localhost:81").unwrap(), BindAddr::Tcp(a) if a.port() == 81));
+        assert_eq!(
+            parse_bind("unix:/run/x.sock").unwrap(),
+            BindAddr::Unix("/run/x.sock".into())
+        );
+        assert!(parse_bind("unix:").is_err());
         assert!(parse_bind("127.0.0.1:http").is_err());
         assert!(parse_bind("127.0.0.1:70000").is_err());
         assert!(parse_bind("").is_err());

@@ -8,6 +8,8 @@
 //! | `/environ`, `/environ/...` | every environ key, sorted |
 //! | `/stream?chunks=N&size=B` | an iterator body of unknown length (chunked) |
 //! | `/sleep?seconds=S` | a coroutine sleeping without blocking its thread |
+//! | `/block?seconds=S` | the mistake: blocking the OS thread (what `--timeout` catches) |
+//! | `/pid` | which worker process answered |
 //! | `/panic` | a panicking app: 500, and the worker goes on |
 //! | `/status/NNN` | any status |
 
@@ -36,6 +38,13 @@ pub fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     }
     if path == "/sleep" {
         return sleep(environ, start_response);
+    }
+    if path == "/block" {
+        return block(environ, start_response);
+    }
+    if path == "/pid" {
+        start_response.call("200 OK", TEXT);
+        return Body::from(format!("{}\n", std::process::id()));
     }
     if path == "/panic" {
         panic!("the demo app was asked to panic");
@@ -125,7 +134,20 @@ fn sleep(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     // Parks this coroutine only: its thread goes on serving other connections.
     may::coroutine::sleep(Duration::from_secs_f64(seconds));
     start_response.call("200 OK", TEXT);
-    Body::from(format!("slept {seconds} seconds\n"))
+    Body::from(format!("slept {seconds} seconds in worker {}\n", std::process::id()))
+}
+
+fn block(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let seconds = match bounded(environ, "seconds", 1.0f64, 3600.0) {
+        Ok(s) if s >= 0.0 => s,
+        Ok(s) => return bad_request(start_response, format!("seconds must not be negative, not {s}")),
+        Err(why) => return bad_request(start_response, why),
+    };
+    // Blocks the whole OS thread, and every coroutine scheduled on it: the classic
+    // green-thread mistake (a C library call, a busy loop). The heartbeat stops with it.
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    start_response.call("200 OK", TEXT);
+    Body::from(format!("blocked {seconds} seconds\n"))
 }
 
 fn status(code: &str, start_response: &mut StartResponse) -> Body {

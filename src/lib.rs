@@ -22,13 +22,17 @@
 //! - [`http`]: sans-IO HTTP/1.x parsing and framing.
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
-//! - [`cli`]: the command line; [`demo`]: the demo app; [`logging`]: the error log.
+//! - [`master`]: the pre-fork master: binding, forking, supervising, signals.
+//! - [`cli`]: the command line and config file; [`demo`]: the demo app; [`logging`]: the
+//!   error log.
 
 pub mod cli;
+mod config_file;
 pub mod demo;
 pub mod green;
 pub mod http;
 pub mod logging;
+pub mod master;
 pub mod server;
 pub mod wsgi;
 

@@ -399,6 +399,7 @@ fn handle_request(
         keep_alive_requested: head.keep_alive_requested,
     });
 
+    shared.requests.fetch_add(1, Ordering::Relaxed);
     let result = catch_unwind(AssertUnwindSafe(|| {
         let body = shared.app.call(environ, start_response);
         send_response(start_response, body)

@@ -16,7 +16,7 @@ pub(crate) mod timeouts;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     pub access_log: Option<AccessLog>,
     pub stopping: AtomicBool,
     pub timeouts: Arc<Timeouts>,
+    /// Requests served so far (for `--max-requests`).
+    pub requests: AtomicU64,
 }
 
 /// A bound server, not yet serving.
@@ -130,6 +132,7 @@ impl Server {
                 access_log,
                 stopping: AtomicBool::new(false),
                 timeouts: Arc::new(Timeouts::new()),
+                requests: AtomicU64::new(0),
             }),
         })
     }
@@ -239,6 +242,19 @@ impl ServerHandle {
     /// Where the server listens.
     pub fn addr(&self) -> &LocalAddr {
         &self.addr
+    }
+
+    /// Requests served so far.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Opens the access log file again by name (after logrotate moved it).
+    pub fn reopen_logs(&self) -> io::Result<()> {
+        match &self.shared.access_log {
+            Some(log) => log.reopen(),
+            None => Ok(()),
+        }
     }
 
     /// Connections being served right now.

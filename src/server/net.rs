@@ -174,11 +174,15 @@ impl Stream {
     /// SERVER_NAME and SERVER_PORT for this connection.
     pub fn server_name_port(&self) -> (String, String) {
         match self {
-            Stream::Tcp(s) => s
-                .local_addr()
-                .map_or_else(|_| (String::new(), String::new()), |a| (a.ip().to_string(), a.port().to_string())),
+            Stream::Tcp(s) => s.local_addr().map_or_else(
+                |_| (String::new(), String::new()),
+                |a| (a.ip().to_string(), a.port().to_string()),
+            ),
             Stream::Unix(s) => {
-                let path = s.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
+                let path = s
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
                 (path.unwrap_or_default(), String::new())
             }
         }

@@ -1,0 +1,538 @@
+//! Process supervision: Glance's `Server.start()` / `wait()` with gunicorn's arbiter.
+//!
+//! The master binds the listening socket, then forks `--workers` children that all accept
+//! on it, and from then on only supervises: it sleeps on its signal pipe, reaps children,
+//! respawns the dead (slowing down a crash loop), aborts workers whose heartbeat stopped,
+//! and acts on signals (see docs/signals.md). It knows nothing of HTTP and never starts the
+//! may runtime: fork copies only the calling thread, so each worker configures may after
+//! fork, in [`worker_main`].
+//!
+//! `--workers 0` serves in the one process instead, with the same signals for stopping.
+
+mod heartbeat;
+mod pidfile;
+mod signals;
+mod sock;
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cli::{self, Config};
+use crate::server::Listener;
+use crate::wsgi::Application;
+use heartbeat::Board;
+use pidfile::PidFile;
+pub use sock::{bind, bind_with_retry, sd_notify, systemd_listener, BindAddr, SocketOptions};
+
+/// Most worker processes a master runs.
+pub const MAX_WORKERS: usize = heartbeat::SLOTS;
+
+/// The exit status of a worker that could not start serving (gunicorn's WORKER_BOOT_ERROR):
+/// the master stops instead of respawning it forever.
+const BOOT_ERROR: i32 = 3;
+
+/// A worker that dies sooner than this after booting counts towards the crash backoff.
+const UNSTABLE: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// After SIGABRT, how long a hung worker gets before SIGKILL.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
+/// How long a quick stop (INT, QUIT) waits before SIGKILL.
+const QUICK_STOP: Duration = Duration::from_secs(2);
+
+/// Glance's `Server`: made from a configuration, `start`ed with an app, then `wait`ed on.
+pub struct Server {
+    config: Config,
+    argv: Vec<String>,
+}
+
+/// A started server: the bound socket and pidfile; [`Started::wait`] serves or supervises.
+pub struct Started {
+    config: Config,
+    argv: Vec<String>,
+    app: Arc<dyn Application>,
+    listener: Listener,
+    _pidfile: Option<PidFile>,
+}
+
+impl Server {
+    /// `argv` is the command line, read again on HUP to reload the configuration.
+    pub fn new(config: Config, argv: Vec<String>) -> Server {
+        Server { config, argv }
+    }
+
+    /// Sets the umask, takes the socket (systemd's, or binds one, retrying while it is in
+    /// use) and writes the pidfile. Nothing is forked yet.
+    pub fn start(self, app: impl Application) -> io::Result<Started> {
+        // Safety: umask(2) only sets this process's mask.
+        unsafe { libc::umask(self.config.umask as libc::mode_t) };
+        let listener = match systemd_listener()? {
+            Some(l) => {
+                log::info!("using the socket systemd passed");
+                l
+            }
+            None => bind_with_retry(&self.config.bind, &self.config.socket, self.config.bind_retry)?,
+        };
+        let pidfile = self.config.pidfile.as_deref().map(PidFile::create).transpose()?;
+        Ok(Started {
+            config: self.config,
+            argv: self.argv,
+            app: Arc::new(app),
+            listener,
+            _pidfile: pidfile,
+        })
+    }
+}
+
+impl Started {
+    /// Where the server listens.
+    pub fn listen_addr(&self) -> io::Result<crate::server::LocalAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until stopped; returns the process's exit status.
+    pub fn wait(self) -> i32 {
+        let addr = self.listen_addr().map_or_else(|e| e.to_string(), |a| a.to_string());
+        log::info!(
+            "may-wsgi {} listening at {addr} ({} workers, {} threads, {} connections each)",
+            env!("CARGO_PKG_VERSION"),
+            self.config.workers,
+            self.config.threads,
+            self.config.server.worker_connections
+        );
+        let unix_path = match &self.config.bind {
+            BindAddr::Unix(p) => Some(p.clone()),
+            BindAddr::Tcp(_) => None,
+        };
+        let code = if self.config.workers == 0 {
+            signals::install_worker();
+            sd_notify("READY=1");
+            worker_main(&self.config, self.app.clone(), &self.listener, None)
+        } else {
+            match Arbiter::new(self) {
+                Ok(arbiter) => arbiter.run(),
+                Err(e) => {
+                    log::error!("cannot start the master: {e}");
+                    1
+                }
+            }
+        };
+        if let Some(path) = unix_path {
+            let _ = std::fs::remove_file(path);
+        }
+        code
+    }
+}
+
+/// How a worker reports to the master: its heartbeat slot.
+struct Beat {
+    board: &'static Board,
+    slot: usize,
+    interval: Duration,
+}
+
+/// A worker's life (or the single process's): configure may, serve on the inherited
+/// socket, beat, and stop when told. Returns the exit status.
+fn worker_main(config: &Config, app: Arc<dyn Application>, listener: &Listener, beat: Option<Beat>) -> i32 {
+    cli::configure_may(config.threads);
+    let listener = if config.socket.reuse_port && config.workers > 0 {
+        bind(&config.bind, &config.socket)
+    } else {
+        listener.try_clone()
+    };
+    let started = listener
+        .and_then(|l| crate::server::Server::from_listener(l, app, config.server.clone()))
+        .and_then(crate::server::Server::start);
+    let handle = match started {
+        Ok(h) => h,
+        Err(e) => {
+            log::error!("worker {} failed to boot: {e}", std::process::id());
+            return BOOT_ERROR;
+        }
+    };
+    if let Some(beat) = &beat {
+        let (board, slot, interval) = (beat.board, beat.slot, beat.interval);
+        board.beat(slot);
+        // The beat comes from a coroutine: it stops when the scheduler stops turning.
+        // Safety (may's rule for spawn): the closure owns what it uses.
+        let spawned = unsafe {
+            may::coroutine::spawn(move || -> () {
+                loop {
+                    may::coroutine::sleep(interval);
+                    board.beat(slot);
+                }
+            })
+        };
+        drop(spawned);
+    }
+    let parent = unsafe { libc::getppid() };
+    let limit = retire_after(config);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if signals::take(libc::SIGUSR1) > 0 {
+            if let Err(e) = handle.reopen_logs() {
+                log::error!("cannot reopen the access log: {e}");
+            }
+        }
+        let graceful = signals::take(libc::SIGTERM) + signals::take(libc::SIGHUP) > 0;
+        if graceful {
+            break;
+        }
+        if limit.is_some_and(|n| handle.requests() >= n) {
+            log::info!(
+                "worker {} retiring after {} requests",
+                std::process::id(),
+                handle.requests()
+            );
+            break;
+        }
+        if beat.is_some() && unsafe { libc::getppid() } != parent {
+            log::warn!("worker {}: the master is gone; stopping", std::process::id());
+            break;
+        }
+    }
+    if !handle.shutdown(config.graceful_timeout) {
+        log::warn!(
+            "worker {}: connections still open after the graceful timeout",
+            std::process::id()
+        );
+    }
+    0
+}
+
+/// The request count after which this worker retires: max-requests plus its share of jitter.
+fn retire_after(config: &Config) -> Option<u64> {
+    if config.max_requests == 0 {
+        return None;
+    }
+    let jitter = if config.max_requests_jitter > 0 {
+        // Enough randomness to spread workers apart: the clock and the pid.
+        let seed = heartbeat::now_ms() ^ (u64::from(std::process::id()) << 17);
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (config.max_requests_jitter + 1)
+    } else {
+        0
+    };
+    Some(config.max_requests + jitter)
+}
+
+/// One worker process, as the master tracks it.
+struct Worker {
+    pid: libc::pid_t,
+    slot: usize,
+    generation: u64,
+    booted_at: Option<Instant>,
+    /// Told to stop (old generation, TTOU, max-requests, shutdown).
+    retiring: bool,
+    aborted_at: Option<Instant>,
+}
+
+/// How the master is stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Graceful,
+    Quick,
+}
+
+/// gunicorn's arbiter: the master's state and loop.
+struct Arbiter {
+    started: Started,
+    board: &'static Board,
+    workers: Vec<Worker>,
+    free_slots: Vec<usize>,
+    wanted: usize,
+    generation: u64,
+    stopping: Option<(Stop, Instant)>,
+    halt: Option<i32>,
+    failures: u32,
+    next_spawn: Instant,
+}
+
+impl Arbiter {
+    fn new(started: Started) -> io::Result<Arbiter> {
+        signals::install_master()?;
+        let board: &'static Board = Box::leak(Box::new(Board::new()?));
+        Ok(Arbiter {
+            wanted: started.config.workers,
+            started,
+            board,
+            workers: Vec::new(),
+            free_slots: (0..heartbeat::SLOTS).rev().collect(),
+            generation: 0,
+            stopping: None,
+            halt: None,
+            failures: 0,
+            next_spawn: Instant::now(),
+        })
+    }
+
+    fn run(mut self) -> i32 {
+        log::info!("master {} starting {} workers", std::process::id(), self.wanted);
+        self.manage();
+        sd_notify("READY=1");
+        loop {
+            signals::wait(Duration::from_millis(200));
+            self.handle_signals();
+            self.reap();
+            if let Some(code) = self.halt {
+                self.kill_all(libc::SIGKILL);
+                self.wait_all();
+                return code;
+            }
+            match self.stopping {
+                Some(_) if self.workers.is_empty() => {
+                    log::info!("master {} stopped", std::process::id());
+                    return 0;
+                }
+                Some((_, deadline)) => {
+                    if Instant::now() >= deadline {
+                        log::warn!("killing {} workers still running", self.workers.len());
+                        self.kill_all(libc::SIGKILL);
+                    }
+                }
+                None => {
+                    self.murder();
+                    self.manage();
+                }
+            }
+        }
+    }
+
+    fn handle_signals(&mut self) {
+        if signals::take(libc::SIGINT) + signals::take(libc::SIGQUIT) > 0 {
+            self.stop(Stop::Quick);
+        }
+        if signals::take(libc::SIGTERM) > 0 {
+            self.stop(Stop::Graceful);
+        }
+        if self.stopping.is_some() {
+            return;
+        }
+        if signals::take(libc::SIGHUP) > 0 {
+            self.reload();
+        }
+        for _ in 0..signals::take(libc::SIGTTIN) {
+            if self.wanted < MAX_WORKERS {
+                self.wanted += 1;
+            }
+            log::info!("TTIN: {} workers wanted", self.wanted);
+        }
+        for _ in 0..signals::take(libc::SIGTTOU) {
+            self.wanted = (self.wanted - 1).max(1);
+            log::info!("TTOU: {} workers wanted", self.wanted);
+        }
+        if signals::take(libc::SIGUSR1) > 0 {
+            log::info!("USR1: workers reopen their log files");
+            for w in &self.workers {
+                signals::send(w.pid, libc::SIGUSR1);
+            }
+        }
+        signals::take(libc::SIGCHLD);
+    }
+
+    fn stop(&mut self, how: Stop) {
+        if self.stopping.is_some_and(|(s, _)| s == Stop::Quick) {
+            return;
+        }
+        sd_notify("STOPPING=1");
+        let (sig, wait) = match how {
+            Stop::Graceful => (
+                libc::SIGTERM,
+                self.started.config.graceful_timeout + Duration::from_secs(1),
+            ),
+            Stop::Quick => (libc::SIGQUIT, QUICK_STOP),
+        };
+        log::info!(
+            "{} stop: {} workers",
+            if how == Stop::Quick { "quick" } else { "graceful" },
+            self.workers.len()
+        );
+        self.stopping = Some((how, Instant::now() + wait));
+        self.kill_all(sig);
+    }
+
+    /// HUP: read the configuration again; start a new generation of workers with it, then
+    /// stop the old one gracefully. The socket stays open throughout, so no request fails.
+    fn reload(&mut self) {
+        let program = self.started.argv.first().cloned().unwrap_or_default();
+        let config = match cli::parse_args(&program, &self.started.argv[1.min(self.started.argv.len())..]) {
+            Ok(cli::Command::Serve(c)) => *c,
+            Ok(_) => return,
+            Err(e) => {
+                log::error!("HUP: configuration not reloaded, keeping the running one: {e}");
+                return;
+            }
+        };
+        sd_notify("RELOADING=1");
+        if config.bind != self.started.config.bind {
+            log::warn!("HUP: the bind address changed to {}; that takes a restart", config.bind);
+        }
+        log::info!("HUP: reloading with {} workers", config.workers.max(1));
+        crate::logging::init(config.log_level);
+        self.wanted = config.workers.max(1);
+        self.started.config = Config {
+            bind: self.started.config.bind.clone(),
+            ..config
+        };
+        self.generation += 1;
+        for w in &mut self.workers {
+            w.retiring = true;
+        }
+        self.next_spawn = Instant::now();
+        self.manage();
+        for w in self.workers.iter().filter(|w| w.generation < self.generation) {
+            signals::send(w.pid, libc::SIGTERM);
+        }
+        sd_notify("READY=1");
+    }
+
+    /// Starts workers until the current generation has as many as wanted; retires the
+    /// oldest when it has more.
+    fn manage(&mut self) {
+        let current = |a: &Arbiter| a.workers.iter().filter(|w| !w.retiring).count();
+        while current(self) < self.wanted && Instant::now() >= self.next_spawn {
+            if let Err(e) = self.spawn() {
+                log::error!("cannot fork a worker: {e}");
+                self.next_spawn = Instant::now() + Duration::from_secs(1);
+                break;
+            }
+        }
+        while current(self) > self.wanted {
+            if let Some(w) = self.workers.iter_mut().find(|w| !w.retiring) {
+                log::info!("retiring worker {}", w.pid);
+                w.retiring = true;
+                signals::send(w.pid, libc::SIGTERM);
+            }
+        }
+    }
+
+    fn spawn(&mut self) -> io::Result<()> {
+        let slot = self
+            .free_slots
+            .pop()
+            .ok_or_else(|| io::Error::other("no heartbeat slot left"))?;
+        self.board.clear(slot);
+        // Safety: the master is single-threaded (it never starts may), so the child gets a
+        // consistent copy of everything; it runs worker_main and exits without returning.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            self.free_slots.push(slot);
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            signals::install_worker();
+            let config = &self.started.config;
+            let interval = if config.timeout.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                (config.timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
+            };
+            log::info!("booting worker with pid {}", std::process::id());
+            let beat = Beat {
+                board: self.board,
+                slot,
+                interval,
+            };
+            let code = worker_main(config, self.started.app.clone(), &self.started.listener, Some(beat));
+            std::process::exit(code);
+        }
+        self.workers.push(Worker {
+            pid,
+            slot,
+            generation: self.generation,
+            booted_at: None,
+            retiring: false,
+            aborted_at: None,
+        });
+        Ok(())
+    }
+
+    /// Collects dead workers and decides what each death means.
+    fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // Safety: waitpid on our own children, without blocking.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            let Some(i) = self.workers.iter().position(|w| w.pid == pid) else {
+                continue;
+            };
+            let w = self.workers.swap_remove(i);
+            self.free_slots.push(w.slot);
+            let booted = w.booted_at.is_some() || self.board.last(w.slot) > 0;
+            let (how, failed) = if libc::WIFSIGNALED(status) {
+                let sig = libc::WTERMSIG(status);
+                (format!("was killed by signal {sig}"), true)
+            } else {
+                let code = libc::WEXITSTATUS(status);
+                (format!("exited with code {code}"), code != 0)
+            };
+            let expected = w.retiring || self.stopping.is_some();
+            if expected && !failed {
+                log::info!("worker {pid} {how}");
+                continue;
+            }
+            if !booted && failed && self.stopping.is_none() {
+                log::error!("worker {pid} failed to boot ({how}); stopping the master");
+                self.halt = Some(BOOT_ERROR);
+                continue;
+            }
+            if failed && !expected {
+                log::error!("worker {pid} {how}; respawning");
+                let short_lived = w.booted_at.is_none_or(|t| t.elapsed() < UNSTABLE);
+                if short_lived {
+                    self.failures += 1;
+                    let backoff = Duration::from_millis(100 * (1u64 << self.failures.min(7))).min(MAX_BACKOFF);
+                    log::warn!(
+                        "workers are crashing soon after start; next respawn in {:.1} s",
+                        backoff.as_secs_f64()
+                    );
+                    self.next_spawn = Instant::now() + backoff;
+                } else {
+                    self.failures = 0;
+                }
+            } else {
+                log::info!("worker {pid} {how}; respawning");
+            }
+        }
+    }
+
+    /// Aborts workers whose heartbeat stopped for longer than the timeout.
+    fn murder(&mut self) {
+        let timeout = self.started.config.timeout;
+        let now = heartbeat::now_ms();
+        for w in &mut self.workers {
+            let last = self.board.last(w.slot);
+            if last > 0 && w.booted_at.is_none() {
+                w.booted_at = Some(Instant::now());
+            }
+            if let Some(at) = w.aborted_at {
+                if at.elapsed() >= ABORT_GRACE {
+                    signals::send(w.pid, libc::SIGKILL);
+                }
+                continue;
+            }
+            if timeout.is_zero() || last == 0 || now.saturating_sub(last) <= timeout.as_millis() as u64 {
+                continue;
+            }
+            log::error!("WORKER TIMEOUT (pid:{})", w.pid);
+            w.aborted_at = Some(Instant::now());
+            signals::send(w.pid, libc::SIGABRT);
+        }
+    }
+
+    fn kill_all(&self, sig: libc::c_int) {
+        for w in &self.workers {
+            signals::send(w.pid, sig);
+        }
+    }
+
+    fn wait_all(&mut self) {
+        for w in self.workers.drain(..) {
+            let mut status = 0;
+            // Safety: waiting for our own child.
+            unsafe { libc::waitpid(w.pid, &mut status, 0) };
+        }
+    }
+}
