@@ -126,6 +126,9 @@ impl Started {
 
 /// How a worker reports to the master: its heartbeat slot.
 struct Beat {
+    /// The master's pid, taken before fork: a worker whose parent is no longer this
+    /// process has lost its master.
+    master: libc::pid_t,
     board: &'static Board,
     slot: usize,
     interval: Duration,
@@ -153,19 +156,21 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: &Listener, 
     if let Some(beat) = &beat {
         let (board, slot, interval) = (beat.board, beat.slot, beat.interval);
         board.beat(slot);
-        // The beat comes from a coroutine: it stops when the scheduler stops turning.
+        // The beat comes from a coroutine, so it stops when the scheduler stops turning.
+        // may resumes a sleeping coroutine on its timer thread, which an app cannot
+        // block; yielding first puts the beat back in a scheduler thread's queue.
         // Safety (may's rule for spawn): the closure owns what it uses.
         let spawned = unsafe {
             may::coroutine::spawn(move || -> () {
                 loop {
                     may::coroutine::sleep(interval);
+                    may::coroutine::yield_now();
                     board.beat(slot);
                 }
             })
         };
         drop(spawned);
     }
-    let parent = unsafe { libc::getppid() };
     let limit = retire_after(config);
     loop {
         std::thread::sleep(Duration::from_millis(100));
@@ -186,7 +191,7 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: &Listener, 
             );
             break;
         }
-        if beat.is_some() && unsafe { libc::getppid() } != parent {
+        if beat.as_ref().is_some_and(|b| unsafe { libc::getppid() } != b.master) {
             log::warn!("worker {}: the master is gone; stopping", std::process::id());
             break;
         }
@@ -239,6 +244,7 @@ struct Arbiter {
     board: &'static Board,
     workers: Vec<Worker>,
     free_slots: Vec<usize>,
+    pid: libc::pid_t,
     wanted: usize,
     generation: u64,
     stopping: Option<(Stop, Instant)>,
@@ -257,6 +263,7 @@ impl Arbiter {
             board,
             workers: Vec::new(),
             free_slots: (0..heartbeat::SLOTS).rev().collect(),
+            pid: std::process::id() as libc::pid_t,
             generation: 0,
             stopping: None,
             halt: None,
@@ -428,6 +435,7 @@ impl Arbiter {
             };
             log::info!("booting worker with pid {}", std::process::id());
             let beat = Beat {
+                master: self.pid,
                 board: self.board,
                 slot,
                 interval,
@@ -460,12 +468,17 @@ impl Arbiter {
             };
             let w = self.workers.swap_remove(i);
             self.free_slots.push(w.slot);
-            let booted = w.booted_at.is_some() || self.board.last(w.slot) > 0;
             let (how, failed) = if libc::WIFSIGNALED(status) {
                 let sig = libc::WTERMSIG(status);
                 (format!("was killed by signal {sig}"), true)
             } else {
                 let code = libc::WEXITSTATUS(status);
+                if code == BOOT_ERROR && self.stopping.is_none() {
+                    // Respawning would fail the same way, forever: stop instead.
+                    log::error!("worker {pid} failed to boot; stopping the master");
+                    self.halt = Some(BOOT_ERROR);
+                    continue;
+                }
                 (format!("exited with code {code}"), code != 0)
             };
             let expected = w.retiring || self.stopping.is_some();
@@ -473,12 +486,9 @@ impl Arbiter {
                 log::info!("worker {pid} {how}");
                 continue;
             }
-            if !booted && failed && self.stopping.is_none() {
-                log::error!("worker {pid} failed to boot ({how}); stopping the master");
-                self.halt = Some(BOOT_ERROR);
-                continue;
-            }
-            if failed && !expected {
+            if w.aborted_at.is_some() {
+                log::error!("worker {pid} {how} after its timeout; respawning");
+            } else if failed && !expected {
                 log::error!("worker {pid} {how}; respawning");
                 let short_lived = w.booted_at.is_none_or(|t| t.elapsed() < UNSTABLE);
                 if short_lived {

@@ -1,0 +1,486 @@
+//! The pre-fork master driven as an operator would: the real binary, real signals, load
+//! running while workers are killed, reloaded and stopped; counting failed requests and
+//! leftover processes. No assertion is about how long anything took.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
+
+/// Waits up to 20 s for `cond`; false if it never held.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+/// The live children of `pid`, from /proc.
+fn children(pid: u32) -> HashSet<u32> {
+    let mut out = HashSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...; comm may hold spaces, so read after the last ')'.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        if fields[1].parse::<u32>() == Ok(pid) && fields[0] != "Z" {
+            out.insert(child);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    // Safety: kill(2) on a process this test started.
+    unsafe { libc::kill(pid as libc::pid_t, sig) };
+}
+
+fn master(args: &[&str]) -> Process {
+    let mut all = vec!["--bind", "127.0.0.1:0", "--no-access-log", "--graceful-timeout", "10"];
+    all.extend_from_slice(args);
+    Process::start(Path::new(BIN), &all, "listening at http://")
+}
+
+/// Waits for the master to have exactly `n` workers, and returns them.
+fn workers(p: &Process, n: usize) -> HashSet<u32> {
+    let master = p.child.id();
+    assert!(
+        eventually(|| children(master).len() == n),
+        "wanted {n} workers, have {:?}",
+        children(master)
+    );
+    children(master)
+}
+
+fn wait_exit(p: &mut Process) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "the master did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("may_wsgi_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn n_workers_come_up_and_all_serve() {
+    // One connection per worker at a time: three slow requests must land on three workers.
+    let p = master(&["--workers", "3", "--worker-connections", "1"]);
+    let pids = workers(&p, 3);
+    let addr = p.addr;
+    let bodies: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=1").text()))
+        .collect();
+    let served: HashSet<u32> = bodies
+        .into_iter()
+        .map(|b| b.join().unwrap().trim().rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(served, pids);
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_the_others_never_fail() {
+    let p = master(&["--workers", "2"]);
+    let before = workers(&p, 2);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n");
+    let survivor: u32 = c.response().text().trim().parse().unwrap();
+    let victim = *before.iter().find(|&&w| w != survivor).unwrap();
+    signal(victim, libc::SIGKILL);
+    // Requests to the survivor go on, one after another, while the victim is replaced.
+    let mut served = 0;
+    let replaced = eventually(|| {
+        c.send(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n");
+        let r = c
+            .response_to("GET")
+            .unwrap_or_else(|e| panic!("request {served} to {survivor} failed: {e}\n{}", p.output_text()));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text().trim(), survivor.to_string());
+        served += 1;
+        let now = children(p.child.id());
+        now.len() == 2 && !now.contains(&victim)
+    });
+    assert!(replaced, "the killed worker was not replaced");
+    assert!(served > 0);
+    let replacement = *children(p.child.id()).iter().find(|&&w| w != survivor).unwrap();
+    assert!(eventually(
+        || (0..20).any(|_| get(p.addr, "/pid").text().trim() == replacement.to_string())
+    ));
+    assert!(p
+        .output_text()
+        .contains(&format!("worker {victim} was killed by signal 9")));
+}
+
+#[test]
+fn term_finishes_fifty_requests_in_flight_then_frees_the_port() {
+    let mut p = master(&["--workers", "2"]);
+    workers(&p, 2);
+    let addr = p.addr;
+    let clients: Vec<_> = (0..50)
+        .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=2").status))
+        .collect();
+    // Let the connections be made and accepted before the stop.
+    std::thread::sleep(Duration::from_millis(700));
+    signal(p.child.id(), libc::SIGTERM);
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 200);
+    }
+    assert_eq!(wait_exit(&mut p), 0);
+    assert!(std::net::TcpListener::bind(addr).is_ok(), "the port is free");
+    assert!(children(p.child.id()).is_empty());
+}
+
+#[test]
+fn hup_under_load_replaces_every_worker_and_no_request_fails() {
+    let p = master(&["--workers", "2"]);
+    let before = workers(&p, 2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let addr = p.addr;
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let mut c = Client::connect(addr);
+                    c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                    match c.response_to("GET") {
+                        Ok(r) if r.status == 200 => ok.fetch_add(1, Ordering::SeqCst),
+                        _ => failed.fetch_add(1, Ordering::SeqCst),
+                    };
+                }
+            })
+        })
+        .collect();
+    assert!(eventually(|| ok.load(Ordering::SeqCst) > 50));
+    signal(p.child.id(), libc::SIGHUP);
+    assert!(eventually(|| {
+        let now = children(p.child.id());
+        now.len() == 2 && now.is_disjoint(&before)
+    }));
+    let at_reload = ok.load(Ordering::SeqCst);
+    assert!(eventually(|| ok.load(Ordering::SeqCst) > at_reload + 50));
+    stop.store(true, Ordering::SeqCst);
+    for t in load {
+        t.join().unwrap();
+    }
+    assert_eq!(failed.load(Ordering::SeqCst), 0, "{} served", ok.load(Ordering::SeqCst));
+}
+
+#[test]
+fn ttin_and_ttou_change_the_worker_count_but_never_below_one() {
+    let p = master(&["--workers", "2"]);
+    workers(&p, 2);
+    signal(p.child.id(), libc::SIGTTIN);
+    workers(&p, 3);
+    for _ in 0..4 {
+        signal(p.child.id(), libc::SIGTTOU);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    workers(&p, 1);
+    assert_eq!(get(p.addr, "/").status, 200);
+}
+
+#[test]
+fn usr1_reopens_the_access_log_after_it_was_moved() {
+    let dir = temp_dir("usr1");
+    let log = dir.join("access.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let p = Process::start(
+        Path::new(BIN),
+        &["--bind", "127.0.0.1:0", "--workers", "1", "--access-logfile", &log_arg],
+        "listening at http://",
+    );
+    workers(&p, 1);
+    get(p.addr, "/status/201");
+    assert!(eventually(
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("/status/201"))
+    ));
+    let rotated = dir.join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    signal(p.child.id(), libc::SIGUSR1);
+    // Requests until one lands in a new file by the old name.
+    assert!(eventually(|| {
+        get(p.addr, "/status/202");
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("/status/202"))
+    }));
+    assert!(std::fs::read_to_string(&rotated).unwrap().contains("/status/201"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_worker_blocking_its_thread_past_the_timeout_is_replaced() {
+    let p = master(&["--workers", "1", "--timeout", "1"]);
+    let before = workers(&p, 1);
+    let stuck = *before.iter().next().unwrap();
+    let addr = p.addr;
+    let blocked = std::thread::spawn(move || {
+        let mut c = Client::connect(addr);
+        c.send(b"GET /block?seconds=30 HTTP/1.1\r\nHost: t\r\n\r\n");
+        c.response_to("GET").is_ok()
+    });
+    assert!(eventually(|| p
+        .output_text()
+        .contains(&format!("WORKER TIMEOUT (pid:{stuck})"))));
+    assert!(eventually(|| {
+        let now = children(p.child.id());
+        now.len() == 1 && !now.contains(&stuck)
+    }));
+    assert!(!blocked.join().unwrap(), "the stuck request died with its worker");
+    assert_eq!(get(p.addr, "/").status, 200);
+}
+
+#[test]
+fn a_busy_port_that_frees_within_the_retry_window_is_taken() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap().to_string();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        drop(holder);
+    });
+    let p = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            &addr,
+            "--workers",
+            "1",
+            "--bind-retry",
+            "15",
+            "--no-access-log",
+        ],
+        "listening at http://",
+    );
+    release.join().unwrap();
+    assert!(p.output_text().contains("in use; retrying"), "{}", p.output_text());
+    assert!(eventually(|| get(p.addr, "/").status == 200));
+}
+
+#[test]
+fn a_port_that_stays_busy_is_a_clear_error() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap().to_string();
+    let (code, _, err) = run_command(Command::new(BIN).args(["--bind", &addr, "--bind-retry", "1"]), None);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("could not bind to {addr} after trying for 1 seconds")),
+        "{err}"
+    );
+}
+
+#[test]
+fn pidfile_is_written_refused_while_live_and_removed_at_exit() {
+    let dir = temp_dir("pid");
+    let pidfile = dir.join("may.pid");
+    let pid_arg = pidfile.to_string_lossy().into_owned();
+    let mut p = master(&["--workers", "1", "--pid", &pid_arg]);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        p.child.id().to_string()
+    );
+    let (code, _, err) = run_command(
+        Command::new(BIN).args(["--bind", "127.0.0.1:0", "--workers", "1", "--pid", &pid_arg]),
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("still running"), "{err}");
+    signal(p.child.id(), libc::SIGTERM);
+    assert_eq!(wait_exit(&mut p), 0);
+    assert!(!pidfile.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn config_file_sets_what_flags_do_not_and_reports_errors_with_the_line() {
+    let dir = temp_dir("conf");
+    let conf = dir.join("may.conf");
+    std::fs::write(
+        &conf,
+        "[DEFAULT]\nworkers = 3\nmax_header_line = 100\n[database]\nconnection = x\n",
+    )
+    .unwrap();
+    let conf_arg = conf.to_string_lossy().into_owned();
+    // The file's workers = 3 loses to the flag; its header line limit holds.
+    let p = master(&["--config", &conf_arg, "--workers", "1"]);
+    workers(&p, 1);
+    let long = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(150));
+    assert_eq!(exchange(p.addr, long.as_bytes()).status, 414);
+    drop(p);
+
+    std::fs::write(&conf, "workers = 2\n\nkeep-alive = soon\n").unwrap();
+    let (code, _, err) = run_command(Command::new(BIN).args(["--config", &conf_arg]), None);
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("{conf_arg}:3: keep-alive")), "{err}");
+    std::fs::write(&conf, "workers = 2\nbogus_key = 1\n").unwrap();
+    let (code, _, err) = run_command(Command::new(BIN).args(["--config", &conf_arg]), None);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("{conf_arg}:2: unknown key \"bogus_key\"")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hup_with_a_broken_config_keeps_the_old_one_running() {
+    let dir = temp_dir("hupconf");
+    let conf = dir.join("may.conf");
+    std::fs::write(&conf, "workers = 1\n").unwrap();
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let p = master(&["--config", &conf_arg]);
+    let before = workers(&p, 1);
+    std::fs::write(&conf, "workers = many\n").unwrap();
+    signal(p.child.id(), libc::SIGHUP);
+    assert!(eventually(|| p.output_text().contains("configuration not reloaded")));
+    assert_eq!(children(p.child.id()), before);
+    assert_eq!(get(p.addr, "/").status, 200);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_worker_that_cannot_boot_stops_the_master() {
+    let mut p = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "/nonexistent/dir/access.log",
+        ],
+        "listening at http://",
+    );
+    assert_ne!(wait_exit(&mut p), 0);
+    assert!(p.output_text().contains("failed to boot"), "{}", p.output_text());
+}
+
+#[test]
+fn workers_leave_when_the_master_is_gone() {
+    let mut p = master(&["--workers", "2"]);
+    let pids = workers(&p, 2);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    assert!(
+        eventually(|| pids.iter().all(|&w| !alive(w))),
+        "orphaned workers still running: {:?}",
+        pids.iter()
+            .map(|w| std::fs::read_to_string(format!("/proc/{w}/stat")))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn max_requests_recycles_a_worker_without_failing_requests() {
+    let p = master(&["--workers", "1", "--max-requests", "5"]);
+    let first = workers(&p, 1);
+    for _ in 0..30 {
+        assert_eq!(get(p.addr, "/").status, 200);
+    }
+    assert!(eventually(|| {
+        let now = children(p.child.id());
+        now.len() == 1 && now.is_disjoint(&first)
+    }));
+    assert!(p.output_text().contains("retiring after"));
+}
+
+#[test]
+fn unix_socket_bind() {
+    let dir = temp_dir("unix");
+    let path = dir.join("may.sock");
+    let bind = format!("unix:{}", path.display());
+    let mut child = Command::new(BIN)
+        .args(["--bind", &bind, "--workers", "1", "--no-access-log"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let answer = eventually(|| {
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(&path) else {
+            return false;
+        };
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.write_all(b"GET /environ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.starts_with("HTTP/1.1 200 OK") && out.contains(&format!("SERVER_NAME={}\n", path.display()))
+    });
+    signal(child.id(), libc::SIGTERM);
+    child.wait().unwrap();
+    assert!(answer);
+    assert!(!path.exists(), "the socket file is removed at exit");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn systemd_socket_activation_and_ready_notification() {
+    use std::os::unix::process::CommandExt;
+    let dir = temp_dir("systemd");
+    let notify_path = dir.join("notify");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    // systemd's protocol: the socket as fd 3, and LISTEN_PID naming the process itself,
+    // which only a shell exec can know in advance.
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!("LISTEN_PID=$$ LISTEN_FDS=1 exec {BIN} --workers 1 --no-access-log --bind 127.0.0.1:1"),
+    ])
+    .env("NOTIFY_SOCKET", &notify_path)
+    .stderr(std::process::Stdio::null());
+    // Safety: between fork and exec only dup2, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(listener);
+    let mut buf = [0u8; 64];
+    let n = notify.recv(&mut buf).unwrap();
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let r = get(addr, "/");
+    signal(child.id(), libc::SIGTERM);
+    child.wait().unwrap();
+    assert_eq!(ready, "READY=1");
+    assert_eq!(
+        r.body, b"Hello World",
+        "served on the socket systemd passed, not on port 1"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
