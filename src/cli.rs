@@ -610,6 +610,79 @@ mod tests {
     }
 
     #[test]
+    fn master_flags() {
+        let c = parse(&[
+            "-w",
+            "3",
+            "--backlog",
+            "64",
+            "--tcp-keepidle",
+            "30",
+            "--bind-retry",
+            "2",
+            "--reuse-port",
+            "--umask",
+            "0o077",
+            "--pid",
+            "/tmp/x.pid",
+            "--timeout",
+            "0",
+            "--graceful-timeout",
+            "5",
+            "--max-requests",
+            "1000",
+            "--max-requests-jitter",
+            "50",
+            "-b",
+            "unix:/tmp/s.sock",
+        ])
+        .unwrap();
+        assert_eq!(c.workers, 3);
+        assert_eq!(
+            c.socket,
+            SocketOptions {
+                backlog: 64,
+                tcp_keepidle: Duration::from_secs(30),
+                reuse_port: true
+            }
+        );
+        assert_eq!(c.bind_retry, Duration::from_secs(2));
+        assert_eq!(c.umask, 0o077);
+        assert_eq!(c.pidfile, Some(PathBuf::from("/tmp/x.pid")));
+        assert_eq!(c.timeout, Duration::ZERO);
+        assert_eq!(c.graceful_timeout, Duration::from_secs(5));
+        assert_eq!((c.max_requests, c.max_requests_jitter), (1000, 50));
+        assert_eq!(c.bind, BindAddr::Unix("/tmp/s.sock".into()));
+        assert!(c.server.multiprocess);
+        let single = parse(&["--workers", "0"]).unwrap();
+        assert!(!single.server.multiprocess);
+        assert!(single.threads >= 1);
+        assert!(parse(&["--umask", "999"]).unwrap_err().0.contains("--umask"));
+    }
+
+    #[test]
+    fn config_file_under_the_flags() {
+        let path = std::env::temp_dir().join(format!("may_wsgi_cli_{}.conf", std::process::id()));
+        std::fs::write(&path, "workers = 4\nkeep-alive = 9\ndebug = true\n").unwrap();
+        let file = path.to_string_lossy().into_owned();
+        let c = parse(&["--config", &file, "--workers", "2"]).unwrap();
+        assert_eq!(c.workers, 2, "the flag wins");
+        assert_eq!(c.server.keep_alive, Duration::from_secs(9), "the file fills in");
+        assert!(c.server.debug);
+        assert_eq!(c.config_file, Some(path.clone()));
+        std::fs::write(&path, "threads = 0\n").unwrap();
+        assert_eq!(
+            parse(&["--config", &file]).unwrap_err().0,
+            format!("{file}:1: threads: 0 is out of range 1..=1024")
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert!(parse(&["--config", &file])
+            .unwrap_err()
+            .0
+            .contains("cannot read config file"));
+    }
+
+    #[test]
     fn help_and_version() {
         let args = vec!["--help".to_string()];
         assert!(matches!(parse_args("p", &args), Ok(Command::Help(t)) if t.contains("--worker-connections")));

@@ -307,6 +307,9 @@ fn pidfile_is_written_refused_while_live_and_removed_at_exit() {
         std::fs::read_to_string(&pidfile).unwrap().trim(),
         p.child.id().to_string()
     );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&pidfile).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "created under the default umask 027");
     let (code, _, err) = run_command(
         Command::new(BIN).args(["--bind", "127.0.0.1:0", "--workers", "1", "--pid", &pid_arg]),
         None,
@@ -361,8 +364,18 @@ fn hup_with_a_broken_config_keeps_the_old_one_running() {
     std::fs::write(&conf, "workers = many\n").unwrap();
     signal(p.child.id(), libc::SIGHUP);
     assert!(eventually(|| p.output_text().contains("configuration not reloaded")));
+    assert!(
+        p.output_text().contains(":1: workers: expected a whole number"),
+        "{}",
+        p.output_text()
+    );
     assert_eq!(children(p.child.id()), before);
     assert_eq!(get(p.addr, "/").status, 200);
+    // Mended, the next HUP takes it.
+    std::fs::write(&conf, "workers = 3\n").unwrap();
+    signal(p.child.id(), libc::SIGHUP);
+    let after = workers(&p, 3);
+    assert!(after.is_disjoint(&before));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -483,4 +496,36 @@ fn systemd_socket_activation_and_ready_notification() {
         "served on the socket systemd passed, not on port 1"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn quit_stops_at_once() {
+    let mut p = master(&["--workers", "2"]);
+    workers(&p, 2);
+    let addr = p.addr;
+    let in_flight = std::thread::spawn(move || {
+        let mut c = Client::connect(addr);
+        c.send(b"GET /sleep?seconds=60 HTTP/1.1\r\nHost: t\r\n\r\n");
+        c.response_to("GET").is_ok()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    signal(p.child.id(), libc::SIGQUIT);
+    assert_eq!(wait_exit(&mut p), 0);
+    assert!(
+        !in_flight.join().unwrap(),
+        "a quick stop does not wait for the 60 s request"
+    );
+    assert!(children(p.child.id()).is_empty());
+}
+
+#[test]
+fn reuse_port_workers_each_bind_and_every_connection_is_served() {
+    let p = master(&["--workers", "2", "--reuse-port"]);
+    workers(&p, 2);
+    // Once the workers listen, every new connection must be answered: none may land on a
+    // socket nobody accepts on.
+    assert!(eventually(|| std::net::TcpStream::connect(p.addr).is_ok()));
+    for _ in 0..40 {
+        assert_eq!(get(p.addr, "/pid").status, 200);
+    }
 }

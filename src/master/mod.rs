@@ -51,7 +51,9 @@ pub struct Started {
     config: Config,
     argv: Vec<String>,
     app: Arc<dyn Application>,
-    listener: Listener,
+    /// The shared socket; `None` with `--reuse-port`, where each worker binds its own.
+    listener: Option<Listener>,
+    addr: crate::server::LocalAddr,
     _pidfile: Option<PidFile>,
 }
 
@@ -64,21 +66,34 @@ impl Server {
     /// Sets the umask, takes the socket (systemd's, or binds one, retrying while it is in
     /// use) and writes the pidfile. Nothing is forked yet.
     pub fn start(self, app: impl Application) -> io::Result<Started> {
+        let mut config = self.config;
         // Safety: umask(2) only sets this process's mask.
-        unsafe { libc::umask(self.config.umask as libc::mode_t) };
-        let listener = match systemd_listener()? {
+        unsafe { libc::umask(config.umask as libc::mode_t) };
+        let (listener, from_systemd) = match systemd_listener()? {
             Some(l) => {
                 log::info!("using the socket systemd passed");
-                l
+                (l, true)
             }
-            None => bind_with_retry(&self.config.bind, &self.config.socket, self.config.bind_retry)?,
+            None => (bind_with_retry(&config.bind, &config.socket, config.bind_retry)?, false),
         };
-        let pidfile = self.config.pidfile.as_deref().map(PidFile::create).transpose()?;
+        let addr = listener.local_addr()?;
+        let mut listener = Some(listener);
+        if config.socket.reuse_port && config.workers > 0 && !from_systemd {
+            if let crate::server::LocalAddr::Tcp(actual) = addr {
+                // The kernel spreads connections over every socket bound with SO_REUSEPORT,
+                // and the master never accepts: its socket only proved the address free
+                // (and chose the port, for port 0). Workers bind their own to that address.
+                config.bind = BindAddr::Tcp(actual);
+                listener = None;
+            }
+        }
+        let pidfile = config.pidfile.as_deref().map(PidFile::create).transpose()?;
         Ok(Started {
-            config: self.config,
+            config,
             argv: self.argv,
             app: Arc::new(app),
             listener,
+            addr,
             _pidfile: pidfile,
         })
     }
@@ -86,13 +101,13 @@ impl Server {
 
 impl Started {
     /// Where the server listens.
-    pub fn listen_addr(&self) -> io::Result<crate::server::LocalAddr> {
-        self.listener.local_addr()
+    pub fn listen_addr(&self) -> &crate::server::LocalAddr {
+        &self.addr
     }
 
     /// Serves until stopped; returns the process's exit status.
     pub fn wait(self) -> i32 {
-        let addr = self.listen_addr().map_or_else(|e| e.to_string(), |a| a.to_string());
+        let addr = self.addr.to_string();
         log::info!(
             "may-wsgi {} listening at {addr} ({} workers, {} threads, {} connections each)",
             env!("CARGO_PKG_VERSION"),
@@ -107,7 +122,7 @@ impl Started {
         let code = if self.config.workers == 0 {
             signals::install_worker();
             sd_notify("READY=1");
-            worker_main(&self.config, self.app.clone(), &self.listener, None)
+            worker_main(&self.config, self.app.clone(), self.listener.as_ref(), None)
         } else {
             match Arbiter::new(self) {
                 Ok(arbiter) => arbiter.run(),
@@ -136,12 +151,11 @@ struct Beat {
 
 /// A worker's life (or the single process's): configure may, serve on the inherited
 /// socket, beat, and stop when told. Returns the exit status.
-fn worker_main(config: &Config, app: Arc<dyn Application>, listener: &Listener, beat: Option<Beat>) -> i32 {
+fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Listener>, beat: Option<Beat>) -> i32 {
     cli::configure_may(config.threads);
-    let listener = if config.socket.reuse_port && config.workers > 0 {
-        bind(&config.bind, &config.socket)
-    } else {
-        listener.try_clone()
+    let listener = match listener {
+        Some(shared) => shared.try_clone(),
+        None => bind(&config.bind, &config.socket),
     };
     let started = listener
         .and_then(|l| crate::server::Server::from_listener(l, app, config.server.clone()))
@@ -218,6 +232,12 @@ fn retire_after(config: &Config) -> Option<u64> {
         0
     };
     Some(config.max_requests + jitter)
+}
+
+/// How long to wait before the next respawn after `failures` workers in a row died soon
+/// after starting: doubling from 0.2 s, at most 10 s, so a crash loop is never a fork loop.
+fn crash_backoff(failures: u32) -> Duration {
+    Duration::from_millis(100 * (1u64 << failures.min(7))).min(MAX_BACKOFF)
 }
 
 /// One worker process, as the master tracks it.
@@ -440,7 +460,12 @@ impl Arbiter {
                 slot,
                 interval,
             };
-            let code = worker_main(config, self.started.app.clone(), &self.started.listener, Some(beat));
+            let code = worker_main(
+                config,
+                self.started.app.clone(),
+                self.started.listener.as_ref(),
+                Some(beat),
+            );
             std::process::exit(code);
         }
         self.workers.push(Worker {
@@ -493,7 +518,7 @@ impl Arbiter {
                 let short_lived = w.booted_at.is_none_or(|t| t.elapsed() < UNSTABLE);
                 if short_lived {
                     self.failures += 1;
-                    let backoff = Duration::from_millis(100 * (1u64 << self.failures.min(7))).min(MAX_BACKOFF);
+                    let backoff = crash_backoff(self.failures);
                     log::warn!(
                         "workers are crashing soon after start; next respawn in {:.1} s",
                         backoff.as_secs_f64()
@@ -544,5 +569,33 @@ impl Arbiter {
             // Safety: waiting for our own child.
             unsafe { libc::waitpid(w.pid, &mut status, 0) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_backoff_doubles_up_to_a_limit() {
+        assert_eq!(crash_backoff(1), Duration::from_millis(200));
+        assert_eq!(crash_backoff(2), Duration::from_millis(400));
+        assert_eq!(crash_backoff(6), Duration::from_millis(6400));
+        assert_eq!(crash_backoff(7), MAX_BACKOFF);
+        assert_eq!(crash_backoff(1000), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn retirement_spreads_by_jitter() {
+        let mut config = match cli::parse_args("t", &["--max-requests".into(), "100".into()]).unwrap() {
+            cli::Command::Serve(c) => *c,
+            _ => unreachable!(),
+        };
+        assert_eq!(retire_after(&config), Some(100));
+        config.max_requests_jitter = 10;
+        let n = retire_after(&config).unwrap();
+        assert!((100..=110).contains(&n));
+        config.max_requests = 0;
+        assert_eq!(retire_after(&config), None);
     }
 }
