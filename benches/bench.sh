@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: may-wsgi's demo `/` beside the raw may_minihttp hello world, same scheduler
-# threads, same connections, one run, alternating rounds; then 1 GiB through /echo with the
+# threads, same connections, one run, alternating rounds: one process with THREADS scheduler
+# threads, and THREADS worker processes of one thread each; then 1 GiB through /echo with the
 # server's peak RSS. The machine is shared and noisy, so the ratio is the figure that counts.
 #
 # Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (3) UPLOAD_MB (1024)
@@ -14,6 +15,7 @@ ROUNDS=${ROUNDS:-3}
 UPLOAD_MB=${UPLOAD_MB:-1024}
 WSGI_PORT=${WSGI_PORT:-18180}
 BASE_PORT=${BASE_PORT:-18181}
+FORK_PORT=${FORK_PORT:-18182}
 
 if ! command -v wrk >/dev/null 2>&1; then
     echo "installing wrk (Debian package)"
@@ -38,25 +40,31 @@ wait_port() {
 }
 
 "$BASE" "127.0.0.1:$BASE_PORT" "$THREADS" >/dev/null 2>&1 & pids+=($!)
-"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --threads "$THREADS" --no-access-log --log-level warning & pids+=($!)
+"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --workers 0 --threads "$THREADS" --no-access-log --log-level warning & pids+=($!)
+"$WSGI" --bind "127.0.0.1:$FORK_PORT" --workers "$THREADS" --threads 1 --no-access-log --log-level warning & pids+=($!)
 wait_port "$BASE_PORT"
 wait_port "$WSGI_PORT"
+wait_port "$FORK_PORT"
 
 rps() { wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'; }
+ratio() { echo "$1 / $2" | bc -l; }
 
-echo "hello world: wrk -t2 -c$CONNS -d${DURATION}s, $THREADS scheduler threads, $ROUNDS rounds each, alternating"
-base_sum=0; wsgi_sum=0
+echo "hello world: wrk -t2 -c$CONNS -d${DURATION}s, $ROUNDS rounds each, alternating"
+echo "  may_minihttp --threads $THREADS | may-wsgi --workers 0 --threads $THREADS | may-wsgi --workers $THREADS --threads 1"
+base_sum=0; wsgi_sum=0; fork_sum=0
 for r in $(seq 1 "$ROUNDS"); do
-    b=$(rps "$BASE_PORT"); w=$(rps "$WSGI_PORT")
-    printf '  round %d: may_minihttp %10.0f req/s   may-wsgi %10.0f req/s   ratio %.3f\n' "$r" "$b" "$w" "$(echo "$w / $b" | bc -l)"
-    base_sum=$(echo "$base_sum + $b" | bc -l); wsgi_sum=$(echo "$wsgi_sum + $w" | bc -l)
+    b=$(rps "$BASE_PORT"); w=$(rps "$WSGI_PORT"); f=$(rps "$FORK_PORT")
+    printf '  round %d: may_minihttp %9.0f   single %9.0f (%.3f)   workers %9.0f (%.3f) req/s\n' \
+        "$r" "$b" "$w" "$(ratio "$w" "$b")" "$f" "$(ratio "$f" "$b")"
+    base_sum=$(echo "$base_sum + $b" | bc -l); wsgi_sum=$(echo "$wsgi_sum + $w" | bc -l); fork_sum=$(echo "$fork_sum + $f" | bc -l)
 done
-printf 'hello world mean: may_minihttp %.0f req/s, may-wsgi %.0f req/s, ratio %.3f (target >= 0.9)\n' \
-    "$(echo "$base_sum / $ROUNDS" | bc -l)" "$(echo "$wsgi_sum / $ROUNDS" | bc -l)" "$(echo "$wsgi_sum / $base_sum" | bc -l)"
+printf 'hello world mean: may_minihttp %.0f req/s; may-wsgi single process %.0f req/s, ratio %.3f; %s workers x 1 thread %.0f req/s, ratio %.3f (target >= 0.9)\n' \
+    "$(echo "$base_sum / $ROUNDS" | bc -l)" "$(echo "$wsgi_sum / $ROUNDS" | bc -l)" "$(ratio "$wsgi_sum" "$base_sum")" \
+    "$THREADS" "$(echo "$fork_sum / $ROUNDS" | bc -l)" "$(ratio "$fork_sum" "$base_sum")"
 
 # A fresh server for the upload, so its peak RSS is the upload's own.
 kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
-"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --threads "$THREADS" --no-access-log --log-level warning & pid=$!; pids+=($pid)
+"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --workers 0 --threads "$THREADS" --no-access-log --log-level warning & pid=$!; pids+=($pid)
 wait_port "$WSGI_PORT"
 echo "upload: ${UPLOAD_MB} MiB chunked through /echo and back (curl -T -)"
 out=$(head -c "$((UPLOAD_MB * 1024 * 1024))" /dev/zero \

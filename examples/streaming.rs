@@ -34,7 +34,7 @@ fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
 }
 
 fn main() {
-    cli::configure_may(2);
+    cli::configure_may(2, true);
     let port = std::env::args()
         .nth(1)
         .map_or(8000, |p| p.parse().expect("PORT must be a number"));

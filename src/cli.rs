@@ -456,10 +456,16 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError>
 /// the scheduler reads it once when it starts. In a pre-fork server that is in each worker,
 /// after fork: fork copies only the calling thread, so a scheduler started in the master
 /// would arrive in the children without its threads.
-pub fn configure_may(threads: usize) {
-    may::config()
+///
+/// may pins its scheduler threads to cores 0, 1, ... by default. That suits one process; in
+/// several worker processes it would pin every worker's first thread to core 0, so pinning
+/// is left to a single process (`pin`) and the kernel balances workers.
+pub fn configure_may(threads: usize, pin: bool) {
+    let config = may::config();
+    config
         .set_workers(threads)
         .set_stack_size(STACK_BYTES / std::mem::size_of::<usize>());
+    config.set_worker_pin(pin);
 }
 
 /// Serves `app` as the configuration says, in one process or as a master with workers;

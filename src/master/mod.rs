@@ -152,7 +152,7 @@ struct Beat {
 /// A worker's life (or the single process's): configure may, serve on the inherited
 /// socket, beat, and stop when told. Returns the exit status.
 fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Listener>, beat: Option<Beat>) -> i32 {
-    cli::configure_may(config.threads);
+    cli::configure_may(config.threads, config.workers == 0);
     let listener = match listener {
         Some(shared) => shared.try_clone(),
         None => bind(&config.bind, &config.socket),
