@@ -125,10 +125,17 @@ fn stream(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     Body::iter((0..chunks).map(move |_| vec![b'x'; size]))
 }
 
+/// The `seconds` parameter of /sleep and /block: 0 to 3600, 1 when absent.
+fn seconds_param(environ: &Environ) -> Result<f64, String> {
+    match bounded(environ, "seconds", 1.0f64, 3600.0)? {
+        s if s >= 0.0 => Ok(s),
+        s => Err(format!("seconds must not be negative, not {s}")),
+    }
+}
+
 fn sleep(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
-    let seconds = match bounded(environ, "seconds", 1.0f64, 3600.0) {
-        Ok(s) if s >= 0.0 => s,
-        Ok(s) => return bad_request(start_response, format!("seconds must not be negative, not {s}")),
+    let seconds = match seconds_param(environ) {
+        Ok(s) => s,
         Err(why) => return bad_request(start_response, why),
     };
     // Parks this coroutine only: its thread goes on serving other connections.
@@ -138,9 +145,8 @@ fn sleep(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
 }
 
 fn block(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
-    let seconds = match bounded(environ, "seconds", 1.0f64, 3600.0) {
-        Ok(s) if s >= 0.0 => s,
-        Ok(s) => return bad_request(start_response, format!("seconds must not be negative, not {s}")),
+    let seconds = match seconds_param(environ) {
+        Ok(s) => s,
         Err(why) => return bad_request(start_response, why),
     };
     // Blocks the whole OS thread, and every coroutine scheduled on it: the classic

@@ -504,3 +504,23 @@ fn a_stopped_server_finishes_in_flight_requests() {
     assert_eq!(in_flight.join().unwrap().status, 200);
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
 }
+
+#[test]
+fn demo_routes_refuse_bad_parameters() {
+    let server = start_demo();
+    let addr = server.local_addr();
+    for target in [
+        "/sleep?seconds=-1",
+        "/sleep?seconds=x",
+        "/block?seconds=9999",
+        "/stream?chunks=x",
+        "/status/99",
+        "/status/abc",
+    ] {
+        let r = get(addr, target);
+        assert_eq!(r.status, 400, "{target}");
+        assert!(!r.body.is_empty(), "{target}: says why");
+    }
+    assert_eq!(get(addr, "/nope").status, 404);
+    assert_eq!(get(addr, "/pid").text().trim(), std::process::id().to_string());
+}

@@ -263,7 +263,8 @@ impl ServerHandle {
     }
 
     /// Stops accepting. Connections in flight finish their request; idle keep-alive
-    /// connections close within a second.
+    /// connections close at the sweeper's next round (within 0.1 s); a connection accepted
+    /// just before still gets its first request served.
     pub fn stop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
         if let Some(acceptor) = self.acceptor.take() {
