@@ -529,3 +529,21 @@ fn reuse_port_workers_each_bind_and_every_connection_is_served() {
         assert_eq!(get(p.addr, "/pid").status, 200);
     }
 }
+
+#[test]
+fn a_single_process_stops_on_term_and_int_and_shrugs_off_hup() {
+    let dir = temp_dir("single");
+    let pidfile = dir.join("single.pid");
+    let pid_arg = pidfile.to_string_lossy().into_owned();
+    for stop in [libc::SIGTERM, libc::SIGINT] {
+        let mut p = master(&["--workers", "0", "--pid", &pid_arg]);
+        assert!(children(p.child.id()).is_empty(), "no workers");
+        signal(p.child.id(), libc::SIGHUP);
+        assert!(eventually(|| p.output_text().contains("reloading needs a master")));
+        assert_eq!(get(p.addr, "/").status, 200, "still serving after HUP");
+        signal(p.child.id(), stop);
+        assert_eq!(wait_exit(&mut p), 0);
+        assert!(!pidfile.exists(), "pidfile removed after signal {stop}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -120,7 +120,7 @@ impl Started {
             BindAddr::Tcp(_) => None,
         };
         let code = if self.config.workers == 0 {
-            signals::install_worker();
+            signals::install_single();
             sd_notify("READY=1");
             worker_main(&self.config, self.app.clone(), self.listener.as_ref(), None)
         } else {
@@ -193,8 +193,18 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
                 log::error!("cannot reopen the access log: {e}");
             }
         }
-        let graceful = signals::take(libc::SIGTERM) + signals::take(libc::SIGHUP) > 0;
-        if graceful {
+        if signals::take(libc::SIGINT) + signals::take(libc::SIGQUIT) > 0 {
+            // Only a single process records these (a worker's handler exits at once).
+            log::info!("quick stop");
+            return 0;
+        }
+        if signals::take(libc::SIGHUP) > 0 {
+            if beat.is_some() {
+                break;
+            }
+            log::warn!("HUP: reloading needs a master (--workers 1 or more); ignored");
+        }
+        if signals::take(libc::SIGTERM) > 0 {
             break;
         }
         if limit.is_some_and(|n| handle.requests() >= n) {

@@ -68,9 +68,19 @@ pub fn install_master() -> std::io::Result<()> {
     Ok(())
 }
 
-/// A worker's handlers (and a single process's): TERM and HUP are recorded for a graceful
-/// stop, USR1 for reopening logs; INT and QUIT exit at once; TTIN and TTOU mean nothing.
+/// A worker's handlers: TERM and HUP are recorded for a graceful stop, USR1 for reopening
+/// logs; INT and QUIT exit at once (the master cleans up); TTIN and TTOU mean nothing.
 pub fn install_worker() {
+    install_process(false);
+}
+
+/// A single process's handlers (`--workers 0`): as a worker's, except that INT and QUIT are
+/// recorded too, so the process can remove its pidfile and socket file on the way out.
+pub fn install_single() {
+    install_process(true);
+}
+
+fn install_process(single: bool) {
     // The master's wake-up pipe is not ours to write to.
     for fd in [READ_FD.swap(-1, Ordering::SeqCst), WAKE_FD.swap(-1, Ordering::SeqCst)] {
         if fd >= 0 {
@@ -87,8 +97,8 @@ pub fn install_worker() {
         (libc::SIGTERM, record),
         (libc::SIGHUP, record),
         (libc::SIGUSR1, record),
-        (libc::SIGINT, exit_now),
-        (libc::SIGQUIT, exit_now),
+        (libc::SIGINT, if single { record } else { exit_now }),
+        (libc::SIGQUIT, if single { record } else { exit_now }),
         (libc::SIGTTIN, libc::SIG_IGN),
         (libc::SIGTTOU, libc::SIG_IGN),
         (libc::SIGCHLD, libc::SIG_DFL),

@@ -38,12 +38,6 @@ const RBUF_INITIAL: usize = 16 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 256 * 1024;
 
-impl Drop for Core {
-    fn drop(&mut self) {
-        self.timeouts.unregister(&self.watch);
-    }
-}
-
 /// The connection's read buffer: unread bytes are `buf[pos..end]`.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuf {
@@ -199,6 +193,12 @@ impl Core {
                 Ok(n) => seen += n,
             }
         }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.timeouts.unregister(&self.watch);
     }
 }
 
