@@ -47,6 +47,15 @@ fn children(pid: u32) -> HashSet<u32> {
     out
 }
 
+/// How many sockets a process has open (its listener, its connections, ...).
+fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| {
+        fds.flatten()
+            .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
+            .count()
+    })
+}
+
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
@@ -143,13 +152,16 @@ fn a_killed_worker_is_replaced_and_the_others_never_fail() {
 #[test]
 fn term_finishes_fifty_requests_in_flight_then_frees_the_port() {
     let mut p = master(&["--workers", "2"]);
-    workers(&p, 2);
+    let pids = workers(&p, 2);
+    let idle: usize = pids.iter().map(|&w| sockets(w)).sum();
     let addr = p.addr;
     let clients: Vec<_> = (0..50)
         .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=2").status))
         .collect();
-    // Let the connections be made and accepted before the stop.
-    std::thread::sleep(Duration::from_millis(700));
+    // The stop comes once the workers have accepted all fifty connections.
+    assert!(eventually(
+        || pids.iter().map(|&w| sockets(w)).sum::<usize>() >= idle + 50
+    ));
     signal(p.child.id(), libc::SIGTERM);
     for c in clients {
         assert_eq!(c.join().unwrap(), 200);

@@ -64,6 +64,8 @@ impl AccessLog {
         body_len: u64,
         wall: Duration,
     ) {
+        // A Unix-domain client has no address: "-", as for any absent field.
+        let client = if client.is_empty() { "-" } else { client };
         let client_ip = match forwarded {
             Some(f) => format!("{f},{client}"),
             None => client.to_owned(),
