@@ -11,7 +11,8 @@ build:
 run:
 	$(CARGO) run --release --bin may-wsgi -- --bind $(BIND) $(ARGS)
 
-# Lint first, then every unit, integration, example and doc test.
+# Lint first (rustfmt, clippy, rustdoc, all with warnings denied), then every unit,
+# integration, example and doc test.
 test: lint
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
@@ -19,6 +20,7 @@ test: lint
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --no-deps --quiet
 
 doc:
 	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --no-deps

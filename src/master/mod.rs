@@ -5,7 +5,7 @@
 //! respawns the dead (slowing down a crash loop), aborts workers whose heartbeat stopped,
 //! and acts on signals (see docs/signals.md). It knows nothing of HTTP and never starts the
 //! may runtime: fork copies only the calling thread, so each worker configures may after
-//! fork, in [`worker_main`].
+//! fork, in `worker_main`.
 //!
 //! `--workers 0` serves in the one process instead, with the same signals for stopping.
 
