@@ -185,7 +185,12 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
         };
         drop(spawned);
     }
-    let limit = retire_after(config);
+    // Retiring needs a master to put a fresh worker in its place; alone, it would stop
+    // the service.
+    let limit = if beat.is_some() { retire_after(config) } else { None };
+    if beat.is_none() && config.max_requests > 0 {
+        log::warn!("--max-requests needs a master (--workers 1 or more); ignored");
+    }
     loop {
         std::thread::sleep(Duration::from_millis(100));
         if signals::take(libc::SIGUSR1) > 0 {
