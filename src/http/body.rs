@@ -351,6 +351,29 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics() {
+        let mut rng = Rng::new(9);
+        let alphabet = b"0123456789abcdefABCDEFxz;= \t\r\n\0";
+        for _ in 0..3000 {
+            let raw: Vec<u8> = (0..rng.below(80))
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            let mut dec = Decoder::new(Some(Framing::Chunked));
+            let mut rest: &[u8] = &raw;
+            while let Ok((used, step)) = dec.decode(rest) {
+                assert!(used <= rest.len());
+                if let Step::Data { start, end } = step {
+                    assert!(start <= end && end <= used);
+                }
+                rest = &rest[used..];
+                if used == 0 || matches!(step, Step::Done | Step::NeedMore) {
+                    break;
+                }
+            }
+        }
+    }
+
+    #[test]
     fn no_body_is_done_at_once() {
         let mut dec = Decoder::new(None);
         assert!(dec.is_done());

@@ -596,6 +596,35 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics() {
+        // Random bytes, and valid requests with random bytes flipped: every input ends in a
+        // head, "need more" or a refusal with a 4xx/5xx, never a panic.
+        let mut rng = Rng::new(42);
+        let valid = b"POST /a?b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX: y\r\n\r\n";
+        let alphabet = b"GET /HTP1.\r\n: \t\0\x7f\xffaZ,;=chunked";
+        for round in 0..3000 {
+            let raw: Vec<u8> = if round % 2 == 0 {
+                (0..rng.below(120))
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect()
+            } else {
+                let mut v = valid.to_vec();
+                for _ in 0..rng.below(4) + 1 {
+                    let at = rng.below(v.len());
+                    v[at] = alphabet[rng.below(alphabet.len())];
+                }
+                v
+            };
+            let mut head = Head::default();
+            match parse_head(&raw, &Limits::default(), &mut head) {
+                Ok(Some(len)) => assert!(len <= raw.len()),
+                Ok(None) => {}
+                Err(e) => assert!((400..=505).contains(&e.status), "{e:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn more_fields_than_the_stack_holds() {
         let limits = Limits {
             fields: 300,
