@@ -102,17 +102,31 @@ fn temp_dir(name: &str) -> PathBuf {
 
 #[test]
 fn n_workers_come_up_and_all_serve() {
-    // One connection per worker at a time: three slow requests must land on three workers.
+    // One connection per worker at a time: three slow requests at once land on three
+    // workers. (Tried a few times, in case a loaded machine starts one client late.)
     let p = master(&["--workers", "3", "--worker-connections", "1"]);
     let pids = workers(&p, 3);
     let addr = p.addr;
-    let bodies: Vec<_> = (0..3)
-        .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=1").text()))
-        .collect();
-    let served: HashSet<u32> = bodies
-        .into_iter()
-        .map(|b| b.join().unwrap().trim().rsplit(' ').next().unwrap().parse().unwrap())
-        .collect();
+    let mut served = HashSet::new();
+    for _ in 0..5 {
+        let start = Arc::new(std::sync::Barrier::new(3));
+        let bodies: Vec<_> = (0..3)
+            .map(|_| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    get(addr, "/sleep?seconds=1").text()
+                })
+            })
+            .collect();
+        served = bodies
+            .into_iter()
+            .map(|b| b.join().unwrap().trim().rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        if served == pids {
+            break;
+        }
+    }
     assert_eq!(served, pids);
 }
 
