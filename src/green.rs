@@ -19,7 +19,6 @@
 
 use std::io;
 use std::net::ToSocketAddrs;
-use std::os::fd::{FromRawFd, IntoRawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -189,10 +188,7 @@ impl GreenPool {
 /// eventlet's `listen(addr)`: a listening socket (SO_REUSEADDR) whose `accept` yields the
 /// coroutine instead of blocking the thread.
 pub fn listen(addr: impl ToSocketAddrs) -> io::Result<may::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    listener.set_nonblocking(true)?;
-    // Safety: the fd comes straight from a listener we own and give up here.
-    Ok(unsafe { may::net::TcpListener::from_raw_fd(listener.into_raw_fd()) })
+    crate::server::net::tcp_into_may(std::net::TcpListener::bind(addr)?)
 }
 
 #[cfg(test)]

@@ -66,18 +66,22 @@ impl Listener {
 
     /// Hands the socket to may: from here on `accept` yields the coroutine.
     pub(crate) fn into_may(self) -> io::Result<MayListener> {
-        // Safety: each fd comes straight from a listener we own and give up here.
         Ok(match self {
-            Listener::Tcp(l) => {
-                l.set_nonblocking(true)?;
-                MayListener::Tcp(unsafe { may::net::TcpListener::from_raw_fd(l.into_raw_fd()) })
-            }
+            Listener::Tcp(l) => MayListener::Tcp(tcp_into_may(l)?),
             Listener::Unix(l) => {
                 l.set_nonblocking(true)?;
+                // Safety: the fd comes straight from a listener we own and give up here.
                 MayListener::Unix(unsafe { may::os::unix::net::UnixListener::from_raw_fd(l.into_raw_fd()) })
             }
         })
     }
+}
+
+/// Hands a bound TCP listener to may (the server's, and `green::listen`'s).
+pub(crate) fn tcp_into_may(l: std::net::TcpListener) -> io::Result<may::net::TcpListener> {
+    l.set_nonblocking(true)?;
+    // Safety: the fd comes straight from a listener we own and give up here.
+    Ok(unsafe { may::net::TcpListener::from_raw_fd(l.into_raw_fd()) })
 }
 
 /// A listener in may's hands.
