@@ -542,6 +542,9 @@ impl Arbiter {
                 } else {
                     self.failures = 0;
                 }
+            } else if expected {
+                // Told to stop (retiring or shutting down) and failed on the way: nothing to respawn.
+                log::warn!("worker {pid} {how}");
             } else {
                 log::info!("worker {pid} {how}; respawning");
             }
