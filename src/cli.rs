@@ -689,6 +689,24 @@ mod tests {
     }
 
     #[test]
+    fn every_config_file_key_is_a_flag() {
+        // VALUE_FLAGS and BOOL_FLAGS repeat names from options(): keep the two lists true.
+        for flag in VALUE_FLAGS {
+            let args = vec![format!("--{flag}"), "x".to_owned()];
+            let m = options().parse(&args).unwrap_or_else(|e| panic!("--{flag}: {e}"));
+            assert_eq!(m.opt_str(flag).as_deref(), Some("x"), "--{flag} takes a value");
+        }
+        for flag in BOOL_FLAGS {
+            let args = vec![format!("--{flag}")];
+            let m = options().parse(&args).unwrap_or_else(|e| panic!("--{flag}: {e}"));
+            assert!(
+                m.opt_present(flag) && m.opt_str(flag).is_none(),
+                "--{flag} takes no value"
+            );
+        }
+    }
+
+    #[test]
     fn help_and_version() {
         let args = vec!["--help".to_string()];
         assert!(matches!(parse_args("p", &args), Ok(Command::Help(t)) if t.contains("--worker-connections")));
