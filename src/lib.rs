@@ -23,11 +23,12 @@
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
 //! - [`master`]: the pre-fork master: binding, forking, supervising, signals.
-//! - [`cli`]: the command line and config file; [`demo`]: the demo app; [`logging`]: the
-//!   error log.
+//! - [`config`]: the settings, their flags and help text, the config file: `Config`.
+//! - [`cli`]: the command-line entry points (`cli::run`); [`demo`]: the demo app;
+//!   [`logging`]: the error log.
 
 pub mod cli;
-mod config_file;
+pub mod config;
 pub mod demo;
 pub mod green;
 pub mod http;

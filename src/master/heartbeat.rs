@@ -9,8 +9,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Most workers the board has room for (TTIN beyond this is refused).
-pub const SLOTS: usize = 1024;
+/// Most workers the board has room for (TTIN beyond this is refused): `--workers`' ceiling.
+pub const SLOTS: usize = crate::config::MAX_WORKERS;
 
 /// Milliseconds on the system's monotonic clock, which every process shares.
 pub fn now_ms() -> u64 {

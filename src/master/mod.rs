@@ -18,15 +18,13 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cli::{self, Config};
+use crate::config::{self, Config};
+pub use crate::config::{BindAddr, SocketOptions, MAX_WORKERS};
 use crate::server::Listener;
 use crate::wsgi::Application;
 use heartbeat::Board;
 use pidfile::PidFile;
-pub use sock::{bind, bind_with_retry, sd_notify, systemd_listener, BindAddr, SocketOptions};
-
-/// Most worker processes a master runs.
-pub const MAX_WORKERS: usize = heartbeat::SLOTS;
+pub use sock::{bind, bind_with_retry, sd_notify, systemd_listener};
 
 /// The exit status of a worker that could not start serving (gunicorn's WORKER_BOOT_ERROR):
 /// the master stops instead of respawning it forever.
@@ -152,7 +150,7 @@ struct Beat {
 /// A worker's life (or the single process's): configure may, serve on the inherited
 /// socket, beat, and stop when told. Returns the exit status.
 fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Listener>, beat: Option<Beat>) -> i32 {
-    cli::configure_may(config.threads, config.workers == 0);
+    crate::server::configure_may(config.threads, config.workers == 0);
     let listener = match listener {
         Some(shared) => shared.try_clone(),
         None => bind(&config.bind, &config.socket),
@@ -396,8 +394,8 @@ impl Arbiter {
     /// stop the old one gracefully. The socket stays open throughout, so no request fails.
     fn reload(&mut self) {
         let program = self.started.argv.first().cloned().unwrap_or_default();
-        let config = match cli::parse_args(&program, &self.started.argv[1.min(self.started.argv.len())..]) {
-            Ok(cli::Command::Serve(c)) => *c,
+        let config = match config::parse_args(&program, &self.started.argv[1.min(self.started.argv.len())..]) {
+            Ok(config::Command::Serve(c)) => *c,
             Ok(_) => return,
             Err(e) => {
                 log::error!("HUP: configuration not reloaded, keeping the running one: {e}");
@@ -605,8 +603,8 @@ mod tests {
 
     #[test]
     fn retirement_spreads_by_jitter() {
-        let mut config = match cli::parse_args("t", &["--max-requests".into(), "100".into()]).unwrap() {
-            cli::Command::Serve(c) => *c,
+        let mut config = match config::parse_args("t", &["--max-requests".into(), "100".into()]).unwrap() {
+            config::Command::Serve(c) => *c,
             _ => unreachable!(),
         };
         assert_eq!(retire_after(&config), Some(100));

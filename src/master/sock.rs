@@ -2,50 +2,18 @@
 //! SO_REUSEADDR, a backlog, TCP keepalive with an idle time, IPv4, IPv6 or `unix:/path`;
 //! retried while the address is in use. Also systemd's side of it: a socket handed over
 //! with LISTEN_FDS, and `READY=1` sent to NOTIFY_SOCKET.
+//!
+//! Takes the address and options as `config` parsed them ([`BindAddr`], [`SocketOptions`])
+//! and hands the master a bound, listening [`Listener`] for its workers to accept on.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::config::{BindAddr, SocketOptions};
 use crate::server::Listener;
-
-/// What `--bind` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BindAddr {
-    Tcp(SocketAddr),
-    Unix(PathBuf),
-}
-
-impl std::fmt::Display for BindAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BindAddr::Tcp(a) => write!(f, "{a}"),
-            BindAddr::Unix(p) => write!(f, "unix:{}", p.display()),
-        }
-    }
-}
-
-/// Socket settings from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocketOptions {
-    pub backlog: i32,
-    /// TCP_KEEPIDLE: idle time before the kernel probes a silent peer (Glance's tcp_keepidle).
-    pub tcp_keepidle: Duration,
-    /// SO_REUSEPORT: each worker binds its own socket and the kernel spreads connections.
-    pub reuse_port: bool,
-}
-
-impl Default for SocketOptions {
-    fn default() -> Self {
-        SocketOptions {
-            backlog: 4096,
-            tcp_keepidle: Duration::from_secs(600),
-            reuse_port: false,
-        }
-    }
-}
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {

@@ -6,7 +6,8 @@
 //! place in a [`GreenPool`] *before* it accepts (so a full worker leaves new connections in
 //! the kernel's backlog, where another worker can take them), and one coroutine per
 //! connection. A [`Server`] can be made on an inherited listening socket
-//! ([`Server::from_listener`]), which is how a pre-forked worker runs it.
+//! ([`Server::from_listener`]), which is how a pre-forked worker runs it, after setting up
+//! may for its process with [`configure_may`].
 
 pub(crate) mod access_log;
 pub(crate) mod connection;
@@ -91,6 +92,26 @@ pub(crate) struct Shared {
     pub timeouts: Arc<Timeouts>,
     /// Requests served so far (for `--max-requests`).
     pub requests: AtomicU64,
+}
+
+/// Coroutine stack size in bytes: roomy enough for application code and a panic's unwind;
+/// only the pages a coroutine touches cost memory.
+const STACK_BYTES: usize = 128 * 1024;
+
+/// Configures may for this process. Must run before the first coroutine or may socket:
+/// the scheduler reads it once when it starts. In a pre-fork server that is in each worker,
+/// after fork: fork copies only the calling thread, so a scheduler started in the master
+/// would arrive in the children without its threads.
+///
+/// may pins its scheduler threads to cores 0, 1, ... by default. That suits one process; in
+/// several worker processes it would pin every worker's first thread to core 0, so pinning
+/// is left to a single process (`pin`) and the kernel balances workers.
+pub fn configure_may(threads: usize, pin: bool) {
+    let config = may::config();
+    config
+        .set_workers(threads)
+        .set_stack_size(STACK_BYTES / std::mem::size_of::<usize>());
+    config.set_worker_pin(pin);
 }
 
 /// A bound server, not yet serving.

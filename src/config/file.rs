@@ -3,8 +3,10 @@
 //! keys understood too, so an existing `[DEFAULT]` section can be pointed at directly.
 //!
 //! Keys in sections other than `[DEFAULT]` and `[may-wsgi]` belong to other programs and are
-//! skipped; in ours, an unknown key is an error that names the file and the line. What the
-//! file sets, a flag on the command line overrides (see `cli::parse_args`).
+//! skipped; in ours, an unknown key is an error that names the file and the line.
+//!
+//! Hands `config::parse_args` a list of [`Entry`]s, each a long flag name, its value and
+//! the file and line it came from; what the file sets, a flag on the command line overrides.
 
 use std::path::Path;
 
