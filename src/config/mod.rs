@@ -116,6 +116,8 @@ const VALUE_FLAGS: &[&str] = &[
     "workers",
     "threads",
     "worker-connections",
+    "pool-size",
+    "stack-size",
     "keep-alive",
     "client-timeout",
     "limit-request-line",
@@ -160,8 +162,20 @@ fn options() -> Options {
     o.optopt(
         "",
         "worker-connections",
-        "most connections a process serves at once (default 1000)",
+        "most client connections a process holds open, idle or busy (gunicorn's worker_connections; default 10000, within the open-file limit)",
         "N",
+    );
+    o.optopt(
+        "",
+        "pool-size",
+        "most requests a process handles at once; more complete requests queue (eventlet's GreenPool size, Glance's threads; default 1000)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "stack-size",
+        "stack of each request coroutine in KiB (default 128)",
+        "KIB",
     );
     o.optopt(
         "",
@@ -397,6 +411,12 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError>
     if let Some(n) = src.parse("worker-connections", |t| number_in(t, 1, 1_000_000))? {
         server.worker_connections = n as usize;
     }
+    if let Some(n) = src.parse("pool-size", |t| number_in(t, 1, 1_000_000))? {
+        server.pool_size = n as usize;
+    }
+    if let Some(n) = src.parse("stack-size", |t| number_in(t, 16, 64 * 1024))? {
+        server.stack_size = n as usize * 1024;
+    }
     if let Some(d) = src.parse("keep-alive", seconds)? {
         server.keep_alive = d;
     }
@@ -507,7 +527,9 @@ mod tests {
         assert_eq!(c.socket, SocketOptions::default());
         assert_eq!(c.umask, 0o027);
         assert_eq!(c.timeout, Duration::from_secs(30));
-        assert_eq!(c.server.worker_connections, 1000);
+        assert_eq!(c.server.worker_connections, 10_000);
+        assert_eq!(c.server.pool_size, 1000);
+        assert_eq!(c.server.stack_size, 128 * 1024);
         assert_eq!(c.server.limits, Limits::default());
         assert_eq!(c.server.access_log, AccessLogTarget::Stderr);
         assert!(c.threads >= 1);
@@ -522,6 +544,10 @@ mod tests {
             "3",
             "--worker-connections",
             "50",
+            "--pool-size",
+            "8",
+            "--stack-size",
+            "256",
             "--keep-alive",
             "0",
             "--client-timeout",
@@ -543,6 +569,8 @@ mod tests {
         assert_eq!(c.bind, BindAddr::Tcp("[::1]:9000".parse().unwrap()));
         assert_eq!(c.threads, 3);
         assert_eq!(c.server.worker_connections, 50);
+        assert_eq!(c.server.pool_size, 8);
+        assert_eq!(c.server.stack_size, 256 * 1024);
         assert_eq!(c.server.keep_alive, Duration::ZERO);
         assert_eq!(c.server.client_timeout, Duration::from_millis(2500));
         assert_eq!(

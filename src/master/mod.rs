@@ -106,12 +106,15 @@ impl Started {
     /// Serves until stopped; returns the process's exit status.
     pub fn wait(self) -> i32 {
         let addr = self.addr.to_string();
-        log::info!(
-            "may-wsgi {} listening at {addr} ({} workers, {} threads, {} connections each)",
+        // Said only once the signal handlers are in place: whoever reads the line may
+        // signal at once, and a HUP before the handler would end the process.
+        let announce = format!(
+            "may-wsgi {} listening at {addr} ({} workers, {} threads, {} connections and {} requests at once each)",
             env!("CARGO_PKG_VERSION"),
             self.config.workers,
             self.config.threads,
-            self.config.server.worker_connections
+            self.config.server.worker_connections,
+            self.config.server.pool_size,
         );
         let unix_path = match &self.config.bind {
             BindAddr::Unix(p) => Some(p.clone()),
@@ -119,11 +122,15 @@ impl Started {
         };
         let code = if self.config.workers == 0 {
             signals::install_single();
+            log::info!("{announce}");
             sd_notify("READY=1");
             worker_main(&self.config, self.app.clone(), self.listener.as_ref(), None)
         } else {
             match Arbiter::new(self) {
-                Ok(arbiter) => arbiter.run(),
+                Ok(arbiter) => {
+                    log::info!("{announce}");
+                    arbiter.run()
+                }
                 Err(e) => {
                     log::error!("cannot start the master: {e}");
                     1

@@ -1,17 +1,24 @@
-//! The connection loop: the only code that reads and writes client sockets.
+//! The request cycle: the only code that reads and writes a client socket for a request.
 //!
-//! One coroutine runs [`serve`] for one connection, request after request:
+//! The waiting room hands over a connection whose request head is complete (a [`Ready`]),
+//! and one coroutine from the pool runs [`serve`] for it, request after request, for as
+//! long as the next request is already there:
 //!
 //! ```text
-//! read_head -> environ.begin + wsgi.input -> app.call(environ, start_response)
+//! environ.begin + wsgi.input -> app.call(environ, start_response)
 //!   -> send_response (head, body bytes, last chunk) -> drop body (close())
-//!   -> drain what the app left of the request body -> access log -> keep-alive or close
+//!   -> drain what the app left of the request body -> access log
+//!   -> next head buffered? serve it : go home to the waiting room (or close)
 //! ```
 //!
-//! The socket and its buffers live in a [`Core`] shared (`Rc<RefCell<_>>`, one coroutine,
-//! no locking) with `wsgi.input`, which reads the body through it while the app runs, and
-//! with `start_response`, whose `write()` sends through it. Blocking calls here yield the
-//! coroutine, never the thread, so a slow client delays nobody else.
+//! Then the coroutine takes the next connection queued for a place, or ends.
+//!
+//! The socket and the request's buffers live in an [`Exchange`] shared
+//! (`Rc<RefCell<_>>`, one coroutine, no locking) with `wsgi.input`, which reads the body
+//! through it while the app runs, and with `start_response`, whose `write()` sends through
+//! it. Reads and writes are tried at once; only when one would block does the coroutine
+//! register the socket with may and park on it ([`Socket`]), so a slow client delays
+//! nobody else and a fast one costs no registration at all.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -23,162 +30,112 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::net::{Peer, Stream};
+use super::buffers::RBUF_SIZE;
+use super::net::{Stream, Waiter};
+use super::pool::Mailbox;
 use super::timeouts::{Timeouts, Watch};
+use super::waiting_room::{client_timeout, Homecoming, Ready};
 use super::Shared;
-use crate::http::response::{push_error, CONTINUE};
+use crate::http::response::push_error;
 use crate::http::{parse_head, Decoder, Head, HttpError};
-use crate::wsgi::{Body, ConnInfo, Environ, ExcInfoAbort, Input, RequestInfo, SendError, StartResponse};
+use crate::wsgi::exchange::{Exchange, Expect, ReadBuf, Transport};
+use crate::wsgi::{Body, Environ, ExcInfoAbort, Input, RequestInfo, SendError, StartResponse};
 
-/// Bytes gathered before a write: a head and a small body go out in one `write`.
-const WBUF_SOFT: usize = 16 * 1024;
-/// The read buffer's starting size; it grows only for a head that needs more.
-const RBUF_INITIAL: usize = 16 * 1024;
 /// How long and how much a lingering close reads before it gives up.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 256 * 1024;
 
-/// The connection's read buffer: unread bytes are `buf[pos..end]`.
-#[derive(Debug, Default)]
-pub(crate) struct ReadBuf {
-    pub buf: Vec<u8>,
-    pub pos: usize,
-    pub end: usize,
-}
-
-/// Where a request stands with `Expect: 100-continue`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expect {
-    No,
-    /// The client waits for "100 Continue" before it sends its body.
-    Pending,
-    Sent,
-}
-
-/// One connection's socket and per-request I/O state.
-pub(crate) struct Core {
+/// A client socket as a request coroutine uses it: non-blocking calls first, and a may
+/// registration (with a deadline the sweeper keeps) only once a call would block.
+pub(crate) struct Socket {
     stream: Stream,
+    waiter: Option<Registration>,
     timeouts: Arc<Timeouts>,
-    watch: Arc<Watch>,
     client_timeout: Duration,
-    pub wbuf: Vec<u8>,
-    /// The read buffer, at home here between requests; `wsgi.input` holds it during one.
-    pub rbuf: Option<ReadBuf>,
-    pub decoder: Decoder,
-    pub expect: Expect,
-    pub head_sent: bool,
-    /// A framing error found in the request body; answered instead of the app's response.
-    pub body_error: Option<HttpError>,
-    /// The body could not be read to its end (client gone, timed out).
-    pub body_broken: bool,
 }
 
-impl Core {
-    fn new(stream: Stream, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Core {
-        let watch = timeouts.register(stream.waker());
-        Core {
+/// The socket's may registration and its deadline in the sweeper; dropping it undoes both.
+struct Registration {
+    waiter: Waiter,
+    watch: Arc<Watch>,
+    timeouts: Arc<Timeouts>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.timeouts.unregister(&self.watch);
+    }
+}
+
+impl Socket {
+    fn new(stream: Stream, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Socket {
+        Socket {
             stream,
+            waiter: None,
             timeouts,
-            watch,
             client_timeout,
-            wbuf: Vec::with_capacity(WBUF_SOFT),
-            rbuf: Some(ReadBuf {
-                buf: vec![0; RBUF_INITIAL],
-                pos: 0,
-                end: 0,
-            }),
-            decoder: Decoder::new(None),
-            expect: Expect::No,
-            head_sent: false,
-            body_error: None,
-            body_broken: false,
         }
     }
 
-    /// Reads what the socket has, or waits for it at most `timeout` (`idle`: between
-    /// requests, so a stopping server may end the wait). The socket is non-blocking; a
-    /// read that would block parks the coroutine on the socket, and the server's sweeper
-    /// (see `timeouts`) wakes it if the deadline passes first.
-    fn read_with(&mut self, buf: &mut [u8], timeout: Duration, idle: bool) -> io::Result<usize> {
+    /// Parks until the socket has an event, or fails with `TimedOut` once the wait that
+    /// began at the first `WouldBlock` has lasted `timeout`.
+    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.waiter.is_none() {
+            let waiter = Waiter::new(&self.stream)?;
+            let watch = self.timeouts.register(waiter.waker());
+            self.waiter = Some(Registration {
+                waiter,
+                watch,
+                timeouts: self.timeouts.clone(),
+            });
+        }
+        let Some(Registration { waiter, watch, .. }) = &self.waiter else {
+            unreachable!("registered above")
+        };
+        if !watch.is_armed() {
+            watch.arm(self.timeouts.deadline_in(timeout));
+        } else if watch.expired() {
+            watch.disarm();
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        waiter.wait();
+        Ok(())
+    }
+
+    fn progress(&self) {
+        if let Some(reg) = &self.waiter {
+            reg.watch.disarm();
+        }
+    }
+
+    /// Reads what arrives, waiting at most `timeout` for it.
+    fn read_with(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
         loop {
             match self.stream.read_now(buf) {
                 Ok(n) => {
-                    self.watch.disarm();
+                    self.progress();
                     return Ok(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !self.watch.is_armed() {
-                        self.watch.arm(self.timeouts.deadline_in(timeout), idle);
-                    } else if self.watch.expired() {
-                        self.watch.disarm();
-                        return Err(io::ErrorKind::TimedOut.into());
-                    }
-                    self.stream.wait_io();
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(timeout)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.watch.disarm();
+                    self.progress();
                     return Err(e);
                 }
             }
         }
     }
 
-    /// Reads request-body bytes, waiting at most the client timeout for them.
-    pub fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.client_timeout;
-        self.read_with(buf, timeout, false)
+    /// The socket alone again, unregistered from may, for the waiting room.
+    fn into_stream(self) -> Stream {
+        drop(self.waiter);
+        self.stream
     }
 
-    /// Queues bytes for the client; large ones go out at once with what is queued, in
-    /// one vectored write and without copying.
-    pub fn send(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        if self.wbuf.len() + total <= WBUF_SOFT {
-            for part in parts {
-                self.wbuf.extend_from_slice(part);
-            }
-            return Ok(());
-        }
-        let mut slices = [IoSlice::new(&[]); 4];
-        slices[0] = IoSlice::new(&self.wbuf);
-        for (slot, part) in slices[1..].iter_mut().zip(parts) {
-            *slot = IoSlice::new(part);
-        }
-        let mut slices = &mut slices[..parts.len().min(3) + 1];
-        while !slices.is_empty() {
-            let n = self.stream.write_vectored(slices)?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            IoSlice::advance_slices(&mut slices, n);
-        }
-        self.wbuf.clear();
-        Ok(())
-    }
-
-    /// Writes out everything queued.
-    pub fn flush(&mut self) -> io::Result<()> {
-        if !self.wbuf.is_empty() {
-            let result = self.stream.write_all(&self.wbuf);
-            self.wbuf.clear();
-            result?;
-        }
-        Ok(())
-    }
-
-    /// Answers `Expect: 100-continue`: the client may now send its body.
-    pub fn send_continue(&mut self) -> io::Result<()> {
-        self.expect = Expect::Sent;
-        self.wbuf.extend_from_slice(CONTINUE);
-        self.flush()
-    }
-
-    /// Closes so that a final answer is not lost: a client still sending gets a reset if we
-    /// close with its bytes unread, and a reset can destroy our answer in flight. So: send,
+    /// Closes so that a final answer is not lost: a client still sending gets a reset if
+    /// we close with its bytes unread, and a reset can destroy our answer in flight. So:
     /// shut our side, and read what is still coming for a short while.
-    fn lingering_close(&mut self) {
-        let _ = self.flush();
+    fn lingering_close(mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
         let deadline = Instant::now() + LINGER_TIME;
         let mut scratch = [0u8; 8192];
@@ -188,105 +145,189 @@ impl Core {
             if left.is_zero() {
                 break;
             }
-            match self.read_with(&mut scratch, left, false) {
+            match self.read_with(&mut scratch, left) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => seen += n,
             }
         }
+        drop(self.into_stream());
     }
 }
 
-impl Drop for Core {
-    fn drop(&mut self) {
-        self.timeouts.unregister(&self.watch);
+impl Transport for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let timeout = self.client_timeout;
+        self.read_with(buf, timeout)
+    }
+
+    fn write_all_vectored(&mut self, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+        // Each stall may last the client timeout; progress starts the clock again.
+        while !parts.is_empty() {
+            match self.stream.write_now(parts) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.progress();
+                    IoSlice::advance_slices(&mut parts, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let timeout = self.client_timeout;
+                    self.wait(timeout)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.progress();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
-/// How waiting for a request head ended.
+/// Serves a connection whose head is complete, then whatever the pool hands this
+/// coroutine next (queued heads, or new ones once it is parked as an idle worker).
+/// Runs in a request coroutine.
+pub(crate) fn serve(mut ready: Ready, shared: &Shared) {
+    let mailbox = Mailbox::current();
+    loop {
+        serve_connection(ready, shared);
+        match shared.pool.next(&mailbox) {
+            Some(next) => ready = next,
+            None => return,
+        }
+    }
+}
+
+/// How waiting for the next request head on a connection ended.
 enum HeadOutcome {
     /// A head is parsed; it lies at the start of the unread bytes.
     Ready,
-    /// The client closed, stayed idle past keep-alive, or the server is stopping.
+    /// Nothing more is buffered and the socket is drained: the connection goes home.
+    Drained,
+    /// The client closed, or the server is stopping.
     Closed,
     /// The head broke a rule: answer with this and close.
     Refused(HttpError),
 }
 
-/// Serves one client connection until it closes. Runs in the connection's coroutine.
-pub(crate) fn serve(stream: Stream, peer: Peer, shared: &Shared) {
+fn serve_connection(ready: Ready, shared: &Shared) {
     let cfg = &shared.config;
-    stream.prepare((!cfg.client_timeout.is_zero()).then_some(cfg.client_timeout));
-    let (server_name, server_port) = stream.server_name_port();
-    let (remote_addr, remote_port) = match peer {
-        Peer::Tcp(a) => (a.ip().to_string(), a.port().to_string()),
-        Peer::Unix => (String::new(), String::new()),
-    };
-    let info = ConnInfo {
-        server_name,
-        server_port,
-        remote_addr,
-        remote_port,
-        script_name: cfg.script_name.clone(),
-        url_scheme: cfg.url_scheme.clone(),
-        multiprocess: cfg.multiprocess,
-    };
-    let client_timeout = if cfg.client_timeout.is_zero() {
-        Duration::from_secs(365 * 24 * 3600)
-    } else {
-        cfg.client_timeout
-    };
-    let core = Rc::new(RefCell::new(Core::new(stream, shared.timeouts.clone(), client_timeout)));
+    let Ready {
+        room,
+        token,
+        stream,
+        info,
+        mut rbuf,
+        mut head,
+    } = ready;
+    if rbuf.buf.len() < RBUF_SIZE {
+        // A queued head was kept in a buffer of its own size; the body needs room.
+        let mut buf = shared.buffers.read_buf();
+        let unread = rbuf.unread();
+        buf[..unread.len()].copy_from_slice(unread);
+        rbuf = ReadBuf {
+            end: unread.len(),
+            pos: 0,
+            buf,
+        };
+    }
+    let socket = Socket::new(stream, shared.timeouts.clone(), client_timeout(cfg.client_timeout));
+    let x = Rc::new(RefCell::new(Exchange::new(socket, rbuf, shared.buffers.write_buf())));
     let mut environ = Environ::new(info);
-    let mut start_response = StartResponse::new(core.clone());
-    let mut head = Head::default();
-    let mut first = true;
-    loop {
-        match read_head(&core, &mut head, shared, first) {
-            HeadOutcome::Ready => {}
-            HeadOutcome::Closed => return,
-            HeadOutcome::Refused(e) => {
-                refuse(&core, e, &environ, shared);
-                return;
+    // The gateway sees the exchange through its `Transport` alone.
+    let gateway: Rc<RefCell<Exchange>> = x.clone();
+    let mut start_response = StartResponse::new(gateway.clone());
+    // Whether the socket may hold more than was read: the last read filled the buffer.
+    let mut drained = true;
+    let mut have_head = true;
+    let next = loop {
+        if !have_head {
+            match next_head(&x, &mut head, shared, &mut drained) {
+                HeadOutcome::Ready => {}
+                HeadOutcome::Drained => break Next::Home,
+                HeadOutcome::Closed => break Next::Close,
+                HeadOutcome::Refused(e) => {
+                    refuse(&x, e, &environ, shared);
+                    break Next::Linger;
+                }
             }
         }
-        first = false;
-        match handle_request(&core, &mut environ, &mut start_response, &head, shared) {
+        have_head = false;
+        match handle_request(&gateway, &mut environ, &mut start_response, &head, shared) {
             Next::KeepAlive => {}
-            Next::Close => return,
-            Next::Linger => {
-                core.borrow_mut().lingering_close();
-                return;
-            }
+            other => break other,
+        }
+    };
+    // Take the connection apart: the socket and its identity go home (or close), the
+    // buffers back to the free lists.
+    let room = &shared.rooms[room];
+    drop(start_response);
+    drop(gateway);
+    let info = environ.into_conn_info();
+    let Ok(x) = Rc::try_unwrap(x) else {
+        // Something of the request outlived it (an `Input` kept past the response): the
+        // socket closes when that is dropped.
+        room.forget(token);
+        return;
+    };
+    let mut x = x.into_inner();
+    // A refusal's answer may still be queued.
+    let _ = x.flush();
+    let rb = x.rbuf.unwrap_or_default();
+    let partial = &rb.buf[rb.pos.min(rb.end)..rb.end];
+    shared.buffers.give_write(x.wbuf);
+    match next {
+        Next::Home => {
+            let stream = x.io.into_stream();
+            let homecoming = room.go_home(
+                token,
+                stream,
+                info,
+                partial,
+                cfg.keep_alive,
+                client_timeout(cfg.client_timeout),
+            );
+            let _ = matches!(homecoming, Homecoming::Home);
+        }
+        Next::Linger => {
+            x.io.lingering_close();
+            room.forget(token);
+        }
+        Next::Close | Next::KeepAlive => {
+            drop(x.io);
+            room.forget(token);
         }
     }
+    shared.buffers.give_read(rb.buf);
 }
 
-/// Waits for and parses the next request head. The first request of a connection gets the
-/// client timeout to arrive; later ones the keep-alive timeout. Once the first byte is in,
-/// the whole head must arrive within the client timeout (a slow-loris defence).
-fn read_head(core: &RefCell<Core>, head: &mut Head, shared: &Shared, first: bool) -> HeadOutcome {
+/// Finds the next request head after a response: in the buffer (pipelined), or by
+/// reading what the socket has now. When neither has one, the connection goes home to
+/// wait, so this never parks.
+fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, drained: &mut bool) -> HeadOutcome {
     let cfg = &shared.config;
-    let mut core = core.borrow_mut();
-    let Some(mut rb) = core.rbuf.take() else {
+    let mut x = x.borrow_mut();
+    let x = &mut *x;
+    let Some(rb) = x.rbuf.as_mut() else {
         return HeadOutcome::Closed;
     };
-    // The head's deadline is set only once a head turns out to need another read: the
-    // common request, whole in one read, costs no clock reads here.
-    let idle_limit = if first { core.client_timeout } else { cfg.keep_alive };
-    let mut deadline: Option<Instant> = None;
     let max_head = cfg.limits.max_head_len();
-    let outcome = loop {
+    loop {
         if rb.pos < rb.end {
             match parse_head(&rb.buf[rb.pos..rb.end], &cfg.limits, head) {
-                Ok(Some(_)) => break HeadOutcome::Ready,
-                Ok(None) => {
-                    deadline.get_or_insert_with(|| Instant::now() + core.client_timeout);
-                }
-                Err(e) => break HeadOutcome::Refused(e),
+                Ok(Some(_)) => return HeadOutcome::Ready,
+                Ok(None) => {}
+                Err(e) => return HeadOutcome::Refused(e),
             }
         } else {
             rb.pos = 0;
             rb.end = 0;
+        }
+        if shared.stopping.load(Ordering::Relaxed) || cfg.keep_alive.is_zero() {
+            return HeadOutcome::Closed;
+        }
+        if *drained {
+            return HeadOutcome::Drained;
         }
         if rb.end == rb.buf.len() {
             if rb.pos > 0 {
@@ -297,54 +338,30 @@ fn read_head(core: &RefCell<Core>, head: &mut Head, shared: &Shared, first: bool
                 let grown = (rb.buf.len() * 2).min(max_head);
                 rb.buf.resize(grown, 0);
             } else {
-                break HeadOutcome::Refused(HttpError::new(431, "request head too large"));
+                return HeadOutcome::Refused(HttpError::new(431, "request head too large"));
             }
         }
-        let (wait, idle) = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break HeadOutcome::Refused(HttpError::new(408, "timed out reading the request head"));
-                }
-                (left, false)
-            }
-            // Between requests a stopping server may close the connection; a new
-            // connection's first request was accepted, so it is waited for and served.
-            None if first => (idle_limit, false),
-            None => {
-                if shared.stopping.load(Ordering::Relaxed) || idle_limit.is_zero() {
-                    break HeadOutcome::Closed;
-                }
-                (idle_limit, true)
-            }
-        };
         let end = rb.end;
-        match core.read_with(&mut rb.buf[end..], wait, idle) {
-            Ok(0) => break HeadOutcome::Closed,
-            Ok(n) => rb.end += n,
-            // An idle connection timed out (or the server is stopping), or a new one sent
-            // nothing: close quietly. A head in progress goes round once more and meets
-            // its deadline above.
-            Err(e) if is_timeout(&e) && deadline.is_none() => break HeadOutcome::Closed,
-            Err(e) if is_timeout(&e) => {}
-            Err(_) => break HeadOutcome::Closed,
+        match x.io.stream.read_now(&mut rb.buf[end..]) {
+            Ok(0) => return HeadOutcome::Closed,
+            Ok(n) => {
+                rb.end += n;
+                *drained = rb.end < rb.buf.len();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *drained = true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return HeadOutcome::Closed,
         }
-    };
-    core.rbuf = Some(rb);
-    outcome
+    }
 }
 
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
-}
-
-/// Answers a head that broke a rule, logs it, and closes without losing the answer.
-fn refuse(core: &RefCell<Core>, e: HttpError, environ: &Environ, shared: &Shared) {
+/// Answers a head that broke a rule and logs it; the caller closes with a linger.
+fn refuse(x: &RefCell<Exchange<Socket>>, e: HttpError, environ: &Environ, shared: &Shared) {
     log::debug!("refused request from {}: {e}", environ.get_or("REMOTE_ADDR", "-"));
-    let mut c = core.borrow_mut();
+    let mut x = x.borrow_mut();
     let started = Instant::now();
-    let body_len = push_error(&mut c.wbuf, e.status, e.reason);
-    c.lingering_close();
+    let body_len = push_error(&mut x.wbuf, e.status, e.reason);
+    let _ = x.flush();
     if let Some(log) = &shared.access_log {
         let client = environ.get_or("REMOTE_ADDR", "-");
         log.log(client, None, b"-", e.status, body_len as u64, started.elapsed());
@@ -354,13 +371,15 @@ fn refuse(core: &RefCell<Core>, e: HttpError, environ: &Environ, shared: &Shared
 /// What the connection does after a request.
 enum Next {
     KeepAlive,
+    /// Nothing more to serve now: back to the waiting room.
+    Home,
     Close,
     /// Close, but read what the client still sends for a moment first.
     Linger,
 }
 
 fn handle_request(
-    core: &Rc<RefCell<Core>>,
+    core: &Rc<RefCell<Exchange>>,
     environ: &mut Environ,
     start_response: &mut StartResponse,
     head: &Head,

@@ -10,9 +10,12 @@
 //! may for its process with [`configure_may`].
 
 pub(crate) mod access_log;
+pub(crate) mod buffers;
 pub(crate) mod connection;
 pub(crate) mod net;
+pub(crate) mod pool;
 pub(crate) mod timeouts;
+pub(crate) mod waiting_room;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -21,13 +24,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::green::GreenPool;
 use crate::http::Limits;
 use crate::wsgi::Application;
 pub use access_log::AccessLog;
-use net::MayListener;
+use buffers::Buffers;
 pub use net::{Listener, LocalAddr};
+use pool::{Dispatch, Pool};
 use timeouts::Timeouts;
+use waiting_room::{Census, Ready, WaitingRoom};
 
 /// Where the access log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +44,16 @@ pub enum AccessLogTarget {
 /// Everything a server can be told; `Default` gives eventlet's and gunicorn's defaults.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Most connections served at once (the pool size; Glance's `threads=1000`).
+    /// Most client connections one process holds open, idle or busy (gunicorn's
+    /// `worker_connections`); at the limit, accepting waits. Clipped to the open-file
+    /// limit less a reserve.
     pub worker_connections: usize,
+    /// Most requests one process handles at once: the pool (eventlet's
+    /// `GreenPool(size)`, Glance's `threads=1000`). Complete heads beyond it queue.
+    pub pool_size: usize,
+    /// Stack of each request coroutine, in bytes. may's setting is per process, so the
+    /// last server started in a process sets it for all.
+    pub stack_size: usize,
     /// How long an idle keep-alive connection waits for its next request; 0 turns
     /// keep-alive off.
     pub keep_alive: Duration,
@@ -68,7 +80,9 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            worker_connections: 1000,
+            worker_connections: 10_000,
+            pool_size: 1000,
+            stack_size: STACK_BYTES,
             keep_alive: Duration::from_secs(5),
             client_timeout: Duration::from_secs(60),
             limits: Limits::default(),
@@ -92,11 +106,20 @@ pub(crate) struct Shared {
     pub timeouts: Arc<Timeouts>,
     /// Requests served so far (for `--max-requests`).
     pub requests: AtomicU64,
+    /// One waiting room per scheduler thread.
+    pub rooms: Vec<Arc<WaitingRoom>>,
+    pub census: Arc<Census>,
+    pub pool: Pool<Ready>,
+    pub buffers: Buffers,
 }
 
 /// Coroutine stack size in bytes: roomy enough for application code and a panic's unwind;
 /// only the pages a coroutine touches cost memory.
-const STACK_BYTES: usize = 128 * 1024;
+pub const STACK_BYTES: usize = 128 * 1024;
+
+/// File descriptors kept back from client connections: the listener, log files, the
+/// epoll sets, and whatever the application opens.
+const FD_RESERVE: usize = 64;
 
 /// Configures may for this process. Must run before the first coroutine or may socket:
 /// the scheduler reads it once when it starts. In a pre-fork server that is in each worker,
@@ -116,7 +139,7 @@ pub fn configure_may(threads: usize, pin: bool) {
 
 /// A bound server, not yet serving.
 pub struct Server {
-    listener: MayListener,
+    listener: Listener,
     addr: LocalAddr,
     shared: Arc<Shared>,
 }
@@ -126,6 +149,38 @@ pub struct Server {
 pub fn make_server(host: &str, port: u16, app: impl Application) -> io::Result<Server> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     Server::bind((host, port), app, ServerConfig::default())
+}
+
+/// How many connections a process can really hold: the configured number, within the
+/// open-file limit less a reserve. The soft limit is raised towards the hard one first
+/// (as Go's runtime does), since an operator who asks for 10,000 connections means it.
+fn connection_limit(wanted: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // Safety: getrlimit/setrlimit on a valid struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return wanted;
+    }
+    let need = (wanted + FD_RESERVE) as libc::rlim_t;
+    if lim.rlim_cur < need && lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: need.min(lim.rlim_max),
+            rlim_max: lim.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = raised.rlim_cur;
+        }
+    }
+    let possible = (lim.rlim_cur as usize).saturating_sub(FD_RESERVE).max(1);
+    if possible < wanted {
+        log::warn!(
+            "worker_connections {wanted} clipped to {possible}: the open-file limit is {} (raise it with ulimit -n or LimitNOFILE=)",
+            lim.rlim_cur
+        );
+    }
+    wanted.min(possible)
 }
 
 impl Server {
@@ -144,15 +199,25 @@ impl Server {
     ) -> io::Result<Server> {
         let listener = listener.into();
         let access_log = AccessLog::open(&config.access_log)?;
+        let timeouts = Arc::new(Timeouts::new());
+        let census = Arc::new(Census::new(connection_limit(config.worker_connections)));
+        let threads = may::config().get_workers().max(1);
+        let rooms = (0..threads)
+            .map(|id| Arc::new(WaitingRoom::new(id, census.clone(), timeouts.clone())))
+            .collect();
         Ok(Server {
             addr: listener.local_addr()?,
-            listener: listener.into_may()?,
+            listener: listener.into_nonblocking()?,
             shared: Arc::new(Shared {
                 app: Box::new(app),
+                rooms,
+                census,
+                pool: Pool::new(config.pool_size),
+                buffers: Buffers::default(),
                 config,
                 access_log,
                 stopping: AtomicBool::new(false),
-                timeouts: Arc::new(Timeouts::new()),
+                timeouts,
                 requests: AtomicU64::new(0),
             }),
         })
@@ -177,13 +242,15 @@ impl Server {
         Ok(())
     }
 
-    /// Starts the accept loop in its own coroutine and returns at once.
+    /// Starts the waiting room (which accepts) in its own coroutine and returns at once.
     pub fn start(self) -> io::Result<ServerHandle> {
         let addr = self.addr;
-        let pool = GreenPool::new(self.shared.config.worker_connections);
         let shared = self.shared.clone();
         let listener = self.listener;
-        let accept_pool = pool.clone();
+        let words = shared.config.stack_size.max(16 * 1024) / std::mem::size_of::<usize>();
+        if may::config().get_stack_size() != words {
+            may::config().set_stack_size(words);
+        }
         let sweeper_shared = Arc::downgrade(&self.shared);
         // Safety (may's rule for spawn): the sweeper owns all it uses.
         unsafe {
@@ -191,63 +258,62 @@ impl Server {
                 .name("sweeper".to_owned())
                 .spawn(move || sweep_loop(sweeper_shared))?;
         }
-        // Safety (may's rule for spawn): the accept loop owns all it uses.
-        let acceptor = unsafe {
-            may::coroutine::Builder::new()
-                .name("accept".to_owned())
-                .spawn(move || accept_loop(listener, accept_pool, shared))?
-        };
+        let mut rooms = Vec::new();
+        for room in &shared.rooms {
+            let (room, shared, listener) = (room.clone(), shared.clone(), listener.try_clone()?);
+            // Safety (may's rule for spawn): the waiting room owns all it uses.
+            let handle = unsafe {
+                may::coroutine::Builder::new()
+                    .name("waiting-room".to_owned())
+                    .spawn(move || {
+                        let dispatch_to = shared.clone();
+                        waiting_room::run(room, listener, shared, move |ready| dispatch(ready, &dispatch_to))
+                    })?
+            };
+            rooms.push(handle);
+        }
+        drop(listener);
         Ok(ServerHandle {
             shared: self.shared,
-            acceptor: Some(acceptor),
-            pool,
+            rooms,
             addr,
         })
     }
 }
 
-fn accept_loop(listener: MayListener, pool: GreenPool, shared: Arc<Shared>) {
-    loop {
-        // Wait for room first: a full worker should not take connections it cannot serve.
-        let slot = pool.reserve();
-        if shared.stopping.load(Ordering::Acquire) {
-            return;
-        }
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let shared = shared.clone();
-                drop(pool.spawn_in(slot, move || connection::serve(stream, peer, &shared)));
-            }
-            Err(e) => {
-                drop(slot);
-                if shared.stopping.load(Ordering::Acquire) {
-                    return;
-                }
-                log::error!("accept failed: {e}");
-                // Out of file descriptors and the like: back off instead of spinning.
-                may::coroutine::sleep(Duration::from_millis(100));
-            }
-        }
+/// Hands a connection with a complete head to a request coroutine, or queues it when the
+/// pool is full (the coroutine that finishes next takes it).
+fn dispatch(ready: Ready, shared: &Arc<Shared>) {
+    let Dispatch::Spawn(ready) = shared.pool.dispatch(ready) else {
+        return;
+    };
+    let shared = shared.clone();
+    // Safety (may's rule for spawn): the coroutine owns all it uses.
+    let spawned = unsafe { may::coroutine::Builder::new().spawn(move || connection::serve(ready, &shared)) };
+    if let Err(e) = spawned {
+        log::error!("cannot start a request coroutine: {e}");
     }
 }
 
-/// Keeps the connections' deadlines (see `timeouts`) for as long as anything of the server
-/// is alive.
+/// Keeps the deadlines of waits in requests (see `timeouts`) and wakes the waiting room
+/// for its own, for as long as anything of the server is alive.
 fn sweep_loop(shared: std::sync::Weak<Shared>) {
     loop {
         may::coroutine::sleep(timeouts::SWEEP);
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        shared.timeouts.sweep(shared.stopping.load(Ordering::Acquire));
+        shared.timeouts.sweep();
+        for room in &shared.rooms {
+            room.wake();
+        }
     }
 }
 
 /// A running server: its address, and the way to stop it.
 pub struct ServerHandle {
     shared: Arc<Shared>,
-    acceptor: Option<may::coroutine::JoinHandle<()>>,
-    pool: GreenPool,
+    rooms: Vec<may::coroutine::JoinHandle<()>>,
     addr: LocalAddr,
 }
 
@@ -278,35 +344,42 @@ impl ServerHandle {
         }
     }
 
-    /// Connections being served right now.
+    /// Client connections open right now: idle in the waiting room, sending a head, or
+    /// being served.
     pub fn connections(&self) -> usize {
-        self.pool.running()
+        self.shared.census.open()
     }
 
-    /// Stops accepting. Connections in flight finish their request; idle keep-alive
-    /// connections close at the sweeper's next round (within 0.1 s); a connection accepted
-    /// just before still gets its first request served.
+    /// Requests being handled right now (places taken in the pool).
+    pub fn requests_in_flight(&self) -> usize {
+        self.shared.pool.running()
+    }
+
+    /// Stops accepting. Connections in the waiting room (idle, or still sending a head)
+    /// close at once; requests in flight, and complete heads queued for the pool, are
+    /// served, and their connections then close.
     pub fn stop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
-        if let Some(acceptor) = self.acceptor.take() {
-            // Cancelling wakes the accept loop out of its wait; may raises the cancel at
-            // that blocking call, where the loop holds nothing but a pool slot.
-            unsafe { acceptor.coroutine().cancel() };
-            let _ = acceptor.join();
+        for room in &self.shared.rooms {
+            room.wake();
         }
+        for room in self.rooms.drain(..) {
+            let _ = room.join();
+        }
+        self.shared.pool.close();
     }
 
-    /// Stops accepting and waits up to `grace` for open connections to finish; true when
+    /// Stops accepting and waits up to `grace` for requests in flight to finish; true when
     /// they all did.
     pub fn shutdown(mut self, grace: Duration) -> bool {
         self.stop();
-        self.pool.waitall_timeout(grace)
+        self.shared.pool.wait_idle(grace)
     }
 
     /// Waits until the server stops accepting (for `serve_forever`, never).
     pub fn wait(mut self) {
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
+        for room in self.rooms.drain(..) {
+            let _ = room.join();
         }
     }
 }

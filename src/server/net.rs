@@ -7,9 +7,9 @@
 //! the coroutine instead of the thread.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
-use std::os::fd::{FromRawFd, IntoRawFd};
-use std::time::Duration;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 
 use may::io::{WaitIo, WaitIoWaker};
 
@@ -64,16 +64,70 @@ impl Listener {
         })
     }
 
-    /// Hands the socket to may: from here on `accept` yields the coroutine.
-    pub(crate) fn into_may(self) -> io::Result<MayListener> {
+    /// Readies the socket for the waiting room: non-blocking, so `accept` never blocks a
+    /// scheduler thread.
+    pub(crate) fn into_nonblocking(self) -> io::Result<Listener> {
+        match &self {
+            Listener::Tcp(l) => l.set_nonblocking(true)?,
+            Listener::Unix(l) => l.set_nonblocking(true)?,
+        }
+        Ok(self)
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l) => l.as_raw_fd(),
+        }
+    }
+
+    /// Takes one connection the kernel has ready; `WouldBlock` when there is none. The
+    /// new socket is non-blocking and close-on-exec from the start (accept4), so a fork
+    /// or exec never inherits a client.
+    pub(crate) fn accept_now(&self) -> io::Result<(Stream, Peer)> {
+        let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // Safety: addr and len describe a buffer large enough for any socket address.
+        let fd = unsafe {
+            libc::accept4(
+                self.fd(),
+                (&mut addr as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
         Ok(match self {
-            Listener::Tcp(l) => MayListener::Tcp(tcp_into_may(l)?),
-            Listener::Unix(l) => {
-                l.set_nonblocking(true)?;
-                // Safety: the fd comes straight from a listener we own and give up here.
-                MayListener::Unix(unsafe { may::os::unix::net::UnixListener::from_raw_fd(l.into_raw_fd()) })
+            // Safety: accept4 just gave us this fd; it is ours alone.
+            Listener::Tcp(_) => {
+                let s = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+                let peer = peer_of(&addr).unwrap_or_else(|| s.peer_addr().ok().map_or(Peer::Unix, Peer::Tcp));
+                let _ = s.set_nodelay(true);
+                (Stream::Tcp(s), peer)
             }
+            Listener::Unix(_) => (Stream::Unix(unsafe { UnixStream::from_raw_fd(fd) }), Peer::Unix),
         })
+    }
+}
+
+/// The peer's address from what accept4 filled in.
+fn peer_of(addr: &libc::sockaddr_storage) -> Option<Peer> {
+    match addr.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // Safety: the family says this storage holds a sockaddr_in.
+            let a = unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(Peer::Tcp(SocketAddr::from((ip, u16::from_be(a.sin_port)))))
+        }
+        libc::AF_INET6 => {
+            // Safety: the family says this storage holds a sockaddr_in6.
+            let a = unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(Peer::Tcp(SocketAddr::from((ip, u16::from_be(a.sin6_port)))))
+        }
+        _ => None,
     }
 }
 
@@ -84,73 +138,43 @@ pub(crate) fn tcp_into_may(l: std::net::TcpListener) -> io::Result<may::net::Tcp
     Ok(unsafe { may::net::TcpListener::from_raw_fd(l.into_raw_fd()) })
 }
 
-/// A listener in may's hands.
-pub(crate) enum MayListener {
-    Tcp(may::net::TcpListener),
-    Unix(may::os::unix::net::UnixListener),
-}
-
 /// The other end of an accepted connection, for REMOTE_ADDR and REMOTE_PORT.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Peer {
-    Tcp(std::net::SocketAddr),
+    Tcp(SocketAddr),
     Unix,
 }
 
-impl MayListener {
-    pub fn accept(&self) -> io::Result<(Stream, Peer)> {
-        Ok(match self {
-            MayListener::Tcp(l) => {
-                let (s, peer) = l.accept()?;
-                (Stream::Tcp(s), Peer::Tcp(peer))
-            }
-            MayListener::Unix(l) => (Stream::Unix(l.accept()?.0), Peer::Unix),
-        })
-    }
-}
-
-/// One client connection.
+/// One client connection: a non-blocking socket that no coroutine waits on by itself.
+/// Who holds it decides how to wait: the waiting room through its epoll set, a request's
+/// coroutine through a [`Waiter`] it registers with may only when a read or write would
+/// block.
 pub(crate) enum Stream {
-    Tcp(may::net::TcpStream),
-    Unix(may::os::unix::net::UnixStream),
+    Tcp(std::net::TcpStream),
+    Unix(UnixStream),
 }
 
 impl Stream {
-    /// Reads what the socket has now; `WouldBlock` when it has nothing (the socket is
-    /// non-blocking underneath may).
-    pub fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn fd(&self) -> RawFd {
         match self {
-            Stream::Tcp(s) => s.inner_mut().read(buf),
-            Stream::Unix(s) => s.inner_mut().read(buf),
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
         }
     }
 
-    /// Parks the coroutine until the socket has an event (or its waker is woken).
-    pub fn wait_io(&self) {
+    /// Reads what the socket has now; `WouldBlock` when it has nothing.
+    pub fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.wait_io(),
-            Stream::Unix(s) => s.wait_io(),
-        };
-    }
-
-    pub fn waker(&self) -> WaitIoWaker {
-        match self {
-            Stream::Tcp(s) => s.waker(),
-            Stream::Unix(s) => s.waker(),
+            Stream::Tcp(s) => (&*s).read(buf),
+            Stream::Unix(s) => (&*s).read(buf),
         }
     }
 
-    pub fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    /// Writes what the socket takes now; `WouldBlock` when it takes nothing.
+    pub fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.write_vectored(bufs),
-            Stream::Unix(s) => s.write_vectored(bufs),
-        }
-    }
-
-    pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.write_all(buf),
-            Stream::Unix(s) => s.write_all(buf),
+            Stream::Tcp(s) => (&*s).write_vectored(bufs),
+            Stream::Unix(s) => (&*s).write_vectored(bufs),
         }
     }
 
@@ -158,20 +182,6 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
-        }
-    }
-
-    /// Readies a new connection: no Nagle delay for streamed pieces, and a limit on how
-    /// long a write may wait for a client that stopped reading.
-    pub fn prepare(&self, write_timeout: Option<Duration>) {
-        match self {
-            Stream::Tcp(s) => {
-                let _ = s.set_nodelay(true);
-                let _ = s.set_write_timeout(write_timeout);
-            }
-            Stream::Unix(s) => {
-                let _ = s.set_write_timeout(write_timeout);
-            }
         }
     }
 
@@ -190,5 +200,38 @@ impl Stream {
                 (path.unwrap_or_default(), String::new())
             }
         }
+    }
+}
+
+/// A borrowed fd for may to watch: registering it must not take ownership, since the
+/// [`Stream`] goes on living after the coroutine stops waiting on it.
+struct FdRef(RawFd);
+
+impl AsRawFd for FdRef {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// A coroutine's way to wait on a [`Stream`]: the socket registered with may's selector,
+/// made only when a read or write would block, and dropped (deregistered) before the
+/// connection goes back to the waiting room.
+pub(crate) struct Waiter {
+    io: may::io::CoIo<FdRef>,
+}
+
+impl Waiter {
+    pub fn new(stream: &Stream) -> io::Result<Waiter> {
+        let io = may::io::CoIo::new(FdRef(stream.fd())).map_err(io::Error::from)?;
+        Ok(Waiter { io })
+    }
+
+    /// Parks the coroutine until the socket has an event (or the waker is woken).
+    pub fn wait(&self) {
+        self.io.wait_io();
+    }
+
+    pub fn waker(&self) -> WaitIoWaker {
+        self.io.waker()
     }
 }

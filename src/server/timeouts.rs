@@ -6,13 +6,13 @@
 //! sweeper per server keeps time instead: a connection about to wait writes its deadline
 //! into its [`Watch`] (an atomic store, on a coarse clock the sweeper advances), and waits
 //! on the socket alone. Every [`SWEEP`] the sweeper marks the watches whose deadline has
-//! passed and wakes their coroutines, which then report `TimedOut`. When the server stops it
-//! also wakes connections idle between requests, so they close at once.
+//! passed and wakes their coroutines, which then report `TimedOut`. (Connections between
+//! requests are not here: the waiting room keeps their deadlines itself.)
 //!
 //! Deadlines are therefore kept to within one sweep (0.1 s), which is plenty for timeouts
 //! measured in seconds.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,16 +27,13 @@ const EXPIRED: u64 = u64::MAX - 1;
 /// One connection's deadline, as the sweeper sees it.
 pub(crate) struct Watch {
     deadline: AtomicU64,
-    /// Waiting for a new request, not in the middle of one: a stopping server may close it.
-    idle: AtomicBool,
     waker: WaitIoWaker,
     slot: usize,
 }
 
 impl Watch {
     /// Starts a wait that must end by `deadline_ms` (on the sweeper's clock).
-    pub fn arm(&self, deadline_ms: u64, idle: bool) {
-        self.idle.store(idle, Ordering::Relaxed);
+    pub fn arm(&self, deadline_ms: u64) {
         self.deadline.store(deadline_ms.min(EXPIRED - 1), Ordering::Release);
     }
 
@@ -94,7 +91,6 @@ impl Timeouts {
         let slot = slab.free.pop().unwrap_or(slab.watches.len());
         let watch = Arc::new(Watch {
             deadline: AtomicU64::new(NO_DEADLINE),
-            idle: AtomicBool::new(false),
             waker,
             slot,
         });
@@ -112,9 +108,8 @@ impl Timeouts {
         slab.free.push(watch.slot);
     }
 
-    /// Advances the clock and wakes every wait whose deadline passed; with `stopping`,
-    /// also every connection idle between requests.
-    pub fn sweep(&self, stopping: bool) {
+    /// Advances the clock and wakes every wait whose deadline passed.
+    pub fn sweep(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.now_ms.store(now, Ordering::Relaxed);
         let slab = self.slab.lock().unwrap_or_else(|e| e.into_inner());
@@ -123,7 +118,7 @@ impl Timeouts {
             if deadline >= EXPIRED {
                 continue;
             }
-            let due = deadline <= now || (stopping && watch.idle.load(Ordering::Relaxed));
+            let due = deadline <= now;
             // Only the wait that was armed is expired: if the connection moved on to another
             // wait meanwhile, its new deadline makes this exchange fail.
             if due

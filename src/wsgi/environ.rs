@@ -295,6 +295,12 @@ impl Environ {
         let _ = self.errors.flush();
     }
 
+    /// The connection's part of the environ, handed back when the connection goes idle
+    /// (it waits with the socket, so the next request's environ need not build it again).
+    pub(crate) fn into_conn_info(self) -> ConnInfo {
+        self.conn
+    }
+
     /// The request line as it arrived ("GET /path?q HTTP/1.1"), for logs.
     pub fn request_line(&self) -> &[u8] {
         self.request_line.get(&self.head)

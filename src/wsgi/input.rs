@@ -15,8 +15,8 @@ use std::cell::RefCell;
 use std::io::{self, BufRead, Read};
 use std::rc::Rc;
 
+use super::exchange::{Exchange, Expect, ReadBuf};
 use crate::http::{Decoder, Framing, HttpError, Step};
-use crate::server::connection::{Core, Expect, ReadBuf};
 
 /// The request body stream (`environ['wsgi.input']`): [`Read`], [`BufRead`], lines.
 pub struct Input {
@@ -25,7 +25,7 @@ pub struct Input {
     window: (usize, usize),
     decoder: Decoder,
     /// The connection this body arrives on; `None` for an input made from bytes.
-    core: Option<Rc<RefCell<Core>>>,
+    core: Option<Rc<RefCell<Exchange>>>,
     error: Option<io::ErrorKind>,
 }
 
@@ -53,7 +53,7 @@ impl Input {
     }
 
     /// Takes the connection's buffer and body state for one request.
-    pub(crate) fn attach(core: &Rc<RefCell<Core>>) -> Option<Input> {
+    pub(crate) fn attach(core: &Rc<RefCell<Exchange>>) -> Option<Input> {
         let mut c = core.borrow_mut();
         let rb = c.rbuf.take()?;
         Some(Input {

@@ -26,6 +26,7 @@
 
 mod body;
 mod environ;
+pub(crate) mod exchange;
 mod input;
 mod start_response;
 

@@ -8,16 +8,16 @@
 //! knows, chunked for HTTP/1.1, or close-delimited for HTTP/1.0; HEAD and 1xx/204/304 get no
 //! body. Status and headers are validated when given, so a CR or LF never reaches the wire.
 //!
-//! It writes through the connection's [`Core`]; the connection loop drives it with
-//! `send_head`, `send_body` and `finish` after the application returns.
+//! It writes through the request's `Exchange` (see `exchange.rs`); the connection loop
+//! drives it with `send_head`, `send_body` and `finish` after the application returns.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::rc::Rc;
 
+use super::exchange::{Exchange, Expect};
 use crate::http::response::{push_date, push_decimal, push_error, status_has_body, ChunkLine, LAST_CHUNK};
-use crate::server::connection::{Core, Expect};
 
 /// What the request asked of the response; set by the connection loop per request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,7 +93,7 @@ pub(crate) struct ExcInfoAbort(pub String);
 
 /// The `start_response` callable and the response it starts.
 pub struct StartResponse {
-    core: Rc<RefCell<Core>>,
+    core: Rc<RefCell<Exchange>>,
     status: String,
     /// Reused between requests: the first `nheaders` are this response's.
     headers: Vec<(String, String)>,
@@ -155,7 +155,7 @@ fn check_status(status: &str) -> Result<u16, StartResponseError> {
 }
 
 impl StartResponse {
-    pub(crate) fn new(core: Rc<RefCell<Core>>) -> StartResponse {
+    pub(crate) fn new(core: Rc<RefCell<Exchange>>) -> StartResponse {
         StartResponse {
             core,
             status: String::new(),
