@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench clean
+.PHONY: build run test lint doc bench bench-capacity clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -25,9 +25,15 @@ lint:
 doc:
 	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --no-deps
 
-# Side by side with the raw may_minihttp hello world, in one run (see benches/bench.sh).
+# Side by side with the raw may_minihttp hello world, in one run (see benches/bench.sh),
+# then the capacity section.
 bench:
 	./benches/bench.sh
+
+# Only the capacity section: idle keep-alive connections, slowloris, fresh requests, beside
+# may_minihttp and nginx (see benches/capacity.sh; knobs IDLE=10000 SLOW=2000 FRESH=200 ...).
+bench-capacity:
+	./benches/capacity.sh
 
 clean:
 	$(CARGO) clean

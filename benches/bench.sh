@@ -3,6 +3,8 @@
 # threads, same connections, one run, alternating rounds: one process with THREADS scheduler
 # threads, and THREADS worker processes of one thread each; then 1 GiB through /echo with the
 # server's peak RSS. The machine is shared and noisy, so the ratio is the figure that counts.
+# Then the capacity section, benches/capacity.sh (idle connections, slowloris, fresh requests;
+# its own knobs are listed there; `make bench-capacity` runs it alone).
 #
 # Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (3) UPLOAD_MB (1024)
 set -euo pipefail
@@ -23,8 +25,9 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cargo build --release -q --bin may-wsgi --example minihttp_baseline
-WSGI=target/release/may-wsgi
-BASE=target/release/examples/minihttp_baseline
+TARGET=${CARGO_TARGET_DIR:-target}
+WSGI=$TARGET/release/may-wsgi
+BASE=$TARGET/release/examples/minihttp_baseline
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -75,3 +78,7 @@ echoed=$(cat /tmp/may_wsgi_bench_echoed)
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 printf 'upload: %d bytes echoed in %.2f s = %.0f MiB/s each way; server peak RSS %.1f MiB (target < 32)\n' \
     "$echoed" "$out" "$(echo "$UPLOAD_MB / $out" | bc -l)" "$(echo "$hwm_kb / 1024" | bc -l)"
+
+# The servers above are stopped first, so they take no memory or CPU from the capacity run.
+cleanup; wait "${pids[@]}" 2>/dev/null || true; pids=()
+./benches/capacity.sh
