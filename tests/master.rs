@@ -16,18 +16,6 @@ use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
 
-/// Waits up to 20 s for `cond`; false if it never held.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
-
 /// The live children of `pid`, from /proc.
 fn children(pid: u32) -> HashSet<u32> {
     let mut out = HashSet::new();
@@ -75,7 +63,7 @@ fn master(args: &[&str]) -> Process {
 fn workers(p: &Process, n: usize) -> HashSet<u32> {
     let master = p.child.id();
     assert!(
-        eventually(|| children(master).len() == n),
+        common::eventually(|| children(master).len() == n),
         "wanted {n} workers, have {:?}",
         children(master)
     );
@@ -141,7 +129,7 @@ fn a_killed_worker_is_replaced_and_the_others_never_fail() {
     signal(victim, libc::SIGKILL);
     // Requests to the survivor go on, one after another, while the victim is replaced.
     let mut served = 0;
-    let replaced = eventually(|| {
+    let replaced = common::eventually(|| {
         c.send(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n");
         let r = c
             .response_to("GET")
@@ -155,7 +143,7 @@ fn a_killed_worker_is_replaced_and_the_others_never_fail() {
     assert!(replaced, "the killed worker was not replaced");
     assert!(served > 0);
     let replacement = *children(p.child.id()).iter().find(|&&w| w != survivor).unwrap();
-    assert!(eventually(
+    assert!(common::eventually(
         || (0..20).any(|_| get(p.addr, "/pid").text().trim() == replacement.to_string())
     ));
     assert!(p
@@ -173,7 +161,7 @@ fn term_finishes_fifty_requests_in_flight_then_frees_the_port() {
         .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=2").status))
         .collect();
     // The stop comes once the workers have accepted all fifty connections.
-    assert!(eventually(
+    assert!(common::eventually(
         || pids.iter().map(|&w| sockets(w)).sum::<usize>() >= idle + 50
     ));
     signal(p.child.id(), libc::SIGTERM);
@@ -207,14 +195,14 @@ fn hup_under_load_replaces_every_worker_and_no_request_fails() {
             })
         })
         .collect();
-    assert!(eventually(|| ok.load(Ordering::SeqCst) > 50));
+    assert!(common::eventually(|| ok.load(Ordering::SeqCst) > 50));
     signal(p.child.id(), libc::SIGHUP);
-    assert!(eventually(|| {
+    assert!(common::eventually(|| {
         let now = children(p.child.id());
         now.len() == 2 && now.is_disjoint(&before)
     }));
     let at_reload = ok.load(Ordering::SeqCst);
-    assert!(eventually(|| ok.load(Ordering::SeqCst) > at_reload + 50));
+    assert!(common::eventually(|| ok.load(Ordering::SeqCst) > at_reload + 50));
     stop.store(true, Ordering::SeqCst);
     for t in load {
         t.join().unwrap();
@@ -248,14 +236,14 @@ fn usr1_reopens_the_access_log_after_it_was_moved() {
     );
     workers(&p, 1);
     get(p.addr, "/status/201");
-    assert!(eventually(
+    assert!(common::eventually(
         || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("/status/201"))
     ));
     let rotated = dir.join("access.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     signal(p.child.id(), libc::SIGUSR1);
     // Requests until one lands in a new file by the old name.
-    assert!(eventually(|| {
+    assert!(common::eventually(|| {
         get(p.addr, "/status/202");
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("/status/202"))
     }));
@@ -274,10 +262,10 @@ fn a_worker_blocking_its_thread_past_the_timeout_is_replaced() {
         c.send(b"GET /block?seconds=30 HTTP/1.1\r\nHost: t\r\n\r\n");
         c.response_to("GET").is_ok()
     });
-    assert!(eventually(|| p
+    assert!(common::eventually(|| p
         .output_text()
         .contains(&format!("WORKER TIMEOUT (pid:{stuck})"))));
-    assert!(eventually(|| {
+    assert!(common::eventually(|| {
         let now = children(p.child.id());
         now.len() == 1 && !now.contains(&stuck)
     }));
@@ -308,7 +296,7 @@ fn a_busy_port_that_frees_within_the_retry_window_is_taken() {
     );
     release.join().unwrap();
     assert!(p.output_text().contains("in use; retrying"), "{}", p.output_text());
-    assert!(eventually(|| get(p.addr, "/").status == 200));
+    assert!(common::eventually(|| get(p.addr, "/").status == 200));
 }
 
 #[test]
@@ -389,7 +377,9 @@ fn hup_with_a_broken_config_keeps_the_old_one_running() {
     let before = workers(&p, 1);
     std::fs::write(&conf, "workers = many\n").unwrap();
     signal(p.child.id(), libc::SIGHUP);
-    assert!(eventually(|| p.output_text().contains("configuration not reloaded")));
+    assert!(common::eventually(|| p
+        .output_text()
+        .contains("configuration not reloaded")));
     assert!(
         p.output_text().contains(":1: workers: expected a whole number"),
         "{}",
@@ -430,7 +420,7 @@ fn workers_leave_when_the_master_is_gone() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
     assert!(
-        eventually(|| pids.iter().all(|&w| !alive(w))),
+        common::eventually(|| pids.iter().all(|&w| !alive(w))),
         "orphaned workers still running: {:?}",
         pids.iter()
             .map(|w| std::fs::read_to_string(format!("/proc/{w}/stat")))
@@ -445,7 +435,7 @@ fn max_requests_recycles_a_worker_without_failing_requests() {
     for _ in 0..30 {
         assert_eq!(get(p.addr, "/").status, 200);
     }
-    assert!(eventually(|| {
+    assert!(common::eventually(|| {
         let now = children(p.child.id());
         now.len() == 1 && now.is_disjoint(&first)
     }));
@@ -462,7 +452,7 @@ fn unix_socket_bind() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let answer = eventually(|| {
+    let answer = common::eventually(|| {
         let Ok(mut s) = std::os::unix::net::UnixStream::connect(&path) else {
             return false;
         };
@@ -550,7 +540,7 @@ fn reuse_port_workers_each_bind_and_every_connection_is_served() {
     workers(&p, 2);
     // Once the workers listen, every new connection must be answered: none may land on a
     // socket nobody accepts on.
-    assert!(eventually(|| std::net::TcpStream::connect(p.addr).is_ok()));
+    assert!(common::eventually(|| std::net::TcpStream::connect(p.addr).is_ok()));
     for _ in 0..40 {
         assert_eq!(get(p.addr, "/pid").status, 200);
     }
@@ -565,7 +555,9 @@ fn a_single_process_stops_on_term_and_int_and_shrugs_off_hup() {
         let mut p = master(&["--workers", "0", "--pid", &pid_arg]);
         assert!(children(p.child.id()).is_empty(), "no workers");
         signal(p.child.id(), libc::SIGHUP);
-        assert!(eventually(|| p.output_text().contains("reloading needs a master")));
+        assert!(common::eventually(|| p
+            .output_text()
+            .contains("reloading needs a master")));
         assert_eq!(get(p.addr, "/").status, 200, "still serving after HUP");
         signal(p.child.id(), stop);
         assert_eq!(wait_exit(&mut p), 0);

@@ -4,7 +4,8 @@
 //! Allocating and zeroing 16 KiB per request would cost more than the request; keeping a
 //! buffer per connection would cost 32 KiB per idle connection. So buffers circulate: a
 //! request takes one from the list, hands it back when its connection goes idle, and the
-//! list keeps at most as many as were in use at once (up to a cap), freeing the rest.
+//! list keeps what was in use at once lately (up to a cap): every second, the buffers
+//! that lay unused in the list the whole second are freed.
 
 use std::sync::Mutex;
 
@@ -16,23 +17,55 @@ pub(crate) const RBUF_SIZE: usize = 16 * 1024;
 /// How many spare buffers of each kind a process keeps.
 const KEEP: usize = 256;
 
-/// Spare read and write buffers, shared by the waiting room and the request coroutines.
+/// Spare read and write buffers, shared by the waiting rooms and the request coroutines.
 #[derive(Default)]
 pub(crate) struct Buffers {
-    read: Mutex<Vec<Vec<u8>>>,
-    write: Mutex<Vec<Vec<u8>>>,
+    read: Mutex<Spares>,
+    write: Mutex<Spares>,
+}
+
+/// One free list, and the fewest it held since the last trim: that many went unused.
+#[derive(Default)]
+struct Spares {
+    list: Vec<Vec<u8>>,
+    low: usize,
+}
+
+impl Spares {
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        let buf = self.list.pop();
+        self.low = self.low.min(self.list.len());
+        buf
+    }
+
+    fn push(&mut self, buf: Vec<u8>) {
+        if self.list.len() < KEEP {
+            self.list.push(buf);
+        }
+    }
+
+    fn trim(&mut self) {
+        let unused = self.low.min(self.list.len());
+        self.list.truncate(self.list.len() - unused);
+        self.list.shrink_to_fit();
+        self.low = self.list.len();
+    }
+}
+
+fn lock(m: &Mutex<Spares>) -> std::sync::MutexGuard<'_, Spares> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Buffers {
     /// A read buffer of `RBUF_SIZE` bytes (contents unspecified).
     pub fn read_buf(&self) -> Vec<u8> {
-        let spare = self.read.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let spare = lock(&self.read).pop();
         spare.unwrap_or_else(|| vec![0; RBUF_SIZE])
     }
 
     /// An empty write buffer with room for a head and a small body.
     pub fn write_buf(&self) -> Vec<u8> {
-        let spare = self.write.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let spare = lock(&self.write).pop();
         spare.unwrap_or_else(|| Vec::with_capacity(WBUF_SOFT))
     }
 
@@ -40,21 +73,25 @@ impl Buffers {
     /// list never pins more than `KEEP` ordinary buffers.
     pub fn give_read(&self, buf: Vec<u8>) {
         if buf.len() == RBUF_SIZE {
-            let mut list = self.read.lock().unwrap_or_else(|e| e.into_inner());
-            if list.len() < KEEP {
-                list.push(buf);
-            }
+            lock(&self.read).push(buf);
         }
     }
 
     pub fn give_write(&self, mut buf: Vec<u8>) {
         if buf.capacity() <= 4 * WBUF_SOFT {
             buf.clear();
-            let mut list = self.write.lock().unwrap_or_else(|e| e.into_inner());
-            if list.len() < KEEP {
-                list.push(buf);
-            }
+            lock(&self.write).push(buf);
         }
+    }
+}
+
+impl Buffers {
+    /// Frees the buffers that lay unused since the last trim; true when any were.
+    pub fn trim(&self) -> bool {
+        let before = lock(&self.read).list.len() + lock(&self.write).list.len();
+        lock(&self.read).trim();
+        lock(&self.write).trim();
+        before > lock(&self.read).list.len() + lock(&self.write).list.len()
     }
 }
 
@@ -72,10 +109,28 @@ mod tests {
         let again = buffers.read_buf();
         assert_eq!(again.as_ptr(), ptr, "the same buffer comes back");
         buffers.give_read(vec![0; RBUF_SIZE * 2]);
-        assert_eq!(buffers.read.lock().unwrap().len(), 0);
+        assert_eq!(lock(&buffers.read).list.len(), 0);
         let mut w = buffers.write_buf();
         w.extend_from_slice(b"abc");
         buffers.give_write(w);
         assert!(buffers.write_buf().is_empty());
+    }
+
+    #[test]
+    fn trim_frees_what_lay_unused_since_the_last_trim() {
+        let buffers = Buffers::default();
+        let (a, b) = (buffers.read_buf(), buffers.read_buf());
+        buffers.give_read(a);
+        buffers.give_read(b);
+        assert!(!buffers.trim());
+        // Both had been in use since the list began: kept.
+        assert_eq!(lock(&buffers.read).list.len(), 2);
+        let c = buffers.read_buf();
+        buffers.give_read(c);
+        assert!(buffers.trim());
+        // One stayed in the list the whole time: freed.
+        assert_eq!(lock(&buffers.read).list.len(), 1);
+        buffers.trim();
+        assert_eq!(lock(&buffers.read).list.len(), 0);
     }
 }

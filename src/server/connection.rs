@@ -39,7 +39,7 @@ use super::Shared;
 use crate::http::response::push_error;
 use crate::http::{parse_head, Decoder, Head, HttpError};
 use crate::wsgi::exchange::{Exchange, Expect, ReadBuf, Transport};
-use crate::wsgi::{Body, Environ, ExcInfoAbort, Input, RequestInfo, SendError, StartResponse};
+use crate::wsgi::{Body, ConnInfo, Environ, ExcInfoAbort, Input, RequestInfo, SendError, StartResponse};
 
 /// How long and how much a lingering close reads before it gives up.
 const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -48,7 +48,8 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// A client socket as a request coroutine uses it: non-blocking calls first, and a may
 /// registration (with a deadline the sweeper keeps) only once a call would block.
 pub(crate) struct Socket {
-    stream: Stream,
+    /// The connection being served; none between connections.
+    stream: Option<Stream>,
     waiter: Option<Registration>,
     timeouts: Arc<Timeouts>,
     client_timeout: Duration,
@@ -68,20 +69,24 @@ impl Drop for Registration {
 }
 
 impl Socket {
-    fn new(stream: Stream, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Socket {
+    fn new(timeouts: Arc<Timeouts>, client_timeout: Duration) -> Socket {
         Socket {
-            stream,
+            stream: None,
             waiter: None,
             timeouts,
             client_timeout,
         }
     }
 
+    fn stream(&self) -> io::Result<&Stream> {
+        self.stream.as_ref().ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+
     /// Parks until the socket has an event, or fails with `TimedOut` once the wait that
     /// began at the first `WouldBlock` has lasted `timeout`.
     fn wait(&mut self, timeout: Duration) -> io::Result<()> {
         if self.waiter.is_none() {
-            let waiter = Waiter::new(&self.stream)?;
+            let waiter = Waiter::new(self.stream()?)?;
             let watch = self.timeouts.register(waiter.waker());
             self.waiter = Some(Registration {
                 waiter,
@@ -111,7 +116,7 @@ impl Socket {
     /// Reads what arrives, waiting at most `timeout` for it.
     fn read_with(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
         loop {
-            match self.stream.read_now(buf) {
+            match self.stream()?.read_now(buf) {
                 Ok(n) => {
                     self.progress();
                     return Ok(n);
@@ -127,16 +132,18 @@ impl Socket {
     }
 
     /// The socket alone again, unregistered from may, for the waiting room.
-    fn into_stream(self) -> Stream {
-        drop(self.waiter);
-        self.stream
+    fn take_stream(&mut self) -> Option<Stream> {
+        self.waiter = None;
+        self.stream.take()
     }
 
     /// Closes so that a final answer is not lost: a client still sending gets a reset if
     /// we close with its bytes unread, and a reset can destroy our answer in flight. So:
     /// shut our side, and read what is still coming for a short while.
-    fn lingering_close(mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+    fn lingering_close(&mut self) {
+        if let Ok(stream) = self.stream() {
+            let _ = stream.shutdown(Shutdown::Write);
+        }
         let deadline = Instant::now() + LINGER_TIME;
         let mut scratch = [0u8; 8192];
         let mut seen = 0;
@@ -150,7 +157,7 @@ impl Socket {
                 Ok(n) => seen += n,
             }
         }
-        drop(self.into_stream());
+        drop(self.take_stream());
     }
 }
 
@@ -163,7 +170,7 @@ impl Transport for Socket {
     fn write_all_vectored(&mut self, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
         // Each stall may last the client timeout; progress starts the clock again.
         while !parts.is_empty() {
-            match self.stream.write_now(parts) {
+            match self.stream()?.write_now(parts) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.progress();
@@ -189,8 +196,9 @@ impl Transport for Socket {
 /// Runs in a request coroutine.
 pub(crate) fn serve(mut ready: Ready, shared: &Shared) {
     let mailbox = Mailbox::current();
+    let mut worker = Worker::new(shared);
     loop {
-        serve_connection(ready, shared);
+        worker.serve_connection(ready);
         match shared.pool.next(&mailbox) {
             Some(next) => ready = next,
             None => return,
@@ -210,95 +218,135 @@ enum HeadOutcome {
     Refused(HttpError),
 }
 
-fn serve_connection(ready: Ready, shared: &Shared) {
-    let cfg = &shared.config;
-    let Ready {
-        room,
-        token,
-        stream,
-        info,
-        mut rbuf,
-        mut head,
-    } = ready;
-    if rbuf.buf.len() < RBUF_SIZE {
-        // A queued head was kept in a buffer of its own size; the body needs room.
-        let mut buf = shared.buffers.read_buf();
-        let unread = rbuf.unread();
-        buf[..unread.len()].copy_from_slice(unread);
-        rbuf = ReadBuf {
-            end: unread.len(),
-            pos: 0,
-            buf,
-        };
+/// A request coroutine's tools, kept from one connection to the next so that a request
+/// allocates nothing they already have: the exchange (whose socket and buffers change
+/// with the connection), the environ, `start_response` and the parsed head.
+struct Worker<'s> {
+    shared: &'s Shared,
+    x: Rc<RefCell<Exchange<Socket>>>,
+    /// The same exchange as the gateway sees it: through its `Transport` alone.
+    gateway: Rc<RefCell<Exchange>>,
+    environ: Environ,
+    start_response: StartResponse,
+    head: Head,
+}
+
+impl<'s> Worker<'s> {
+    fn new(shared: &'s Shared) -> Worker<'s> {
+        let socket = Socket::new(shared.timeouts.clone(), client_timeout(shared.config.client_timeout));
+        let x = Rc::new(RefCell::new(Exchange::new(socket, ReadBuf::default(), Vec::new())));
+        let gateway: Rc<RefCell<Exchange>> = x.clone();
+        Worker {
+            shared,
+            start_response: StartResponse::new(gateway.clone()),
+            gateway,
+            x,
+            environ: Environ::new(ConnInfo::default()),
+            head: Head::default(),
+        }
     }
-    let socket = Socket::new(stream, shared.timeouts.clone(), client_timeout(cfg.client_timeout));
-    let x = Rc::new(RefCell::new(Exchange::new(socket, rbuf, shared.buffers.write_buf())));
-    let mut environ = Environ::new(info);
-    // The gateway sees the exchange through its `Transport` alone.
-    let gateway: Rc<RefCell<Exchange>> = x.clone();
-    let mut start_response = StartResponse::new(gateway.clone());
-    // Whether the socket may hold more than was read: the last read filled the buffer.
-    let mut drained = true;
-    let mut have_head = true;
-    let next = loop {
-        if !have_head {
-            match next_head(&x, &mut head, shared, &mut drained) {
-                HeadOutcome::Ready => {}
-                HeadOutcome::Drained => break Next::Home,
-                HeadOutcome::Closed => break Next::Close,
-                HeadOutcome::Refused(e) => {
-                    refuse(&x, e, &environ, shared);
-                    break Next::Linger;
+
+    fn serve_connection(&mut self, ready: Ready) {
+        let shared = self.shared;
+        let cfg = &shared.config;
+        let Ready {
+            room,
+            token,
+            stream,
+            info,
+            mut rbuf,
+            head,
+        } = ready;
+        if rbuf.buf.len() < RBUF_SIZE {
+            // A queued head was kept in a buffer of its own size; the body needs room.
+            let mut buf = shared.buffers.read_buf();
+            let unread = rbuf.unread();
+            buf[..unread.len()].copy_from_slice(unread);
+            rbuf = ReadBuf {
+                end: unread.len(),
+                pos: 0,
+                buf,
+            };
+        }
+        self.head = head;
+        {
+            let mut x = self.x.borrow_mut();
+            x.io.stream = Some(stream);
+            x.rbuf = Some(rbuf);
+            x.wbuf = shared.buffers.write_buf();
+        }
+        self.environ.set_conn_info(info);
+        // Whether the socket may hold more than was read: the last read filled the buffer.
+        let mut drained = true;
+        let mut have_head = true;
+        let next = loop {
+            if !have_head {
+                match next_head(&self.x, &mut self.head, shared, &mut drained) {
+                    HeadOutcome::Ready => {}
+                    HeadOutcome::Drained => break Next::Home,
+                    HeadOutcome::Closed => break Next::Close,
+                    HeadOutcome::Refused(e) => {
+                        refuse(&self.x, e, &self.environ, shared);
+                        break Next::Linger;
+                    }
                 }
             }
-        }
-        have_head = false;
-        match handle_request(&gateway, &mut environ, &mut start_response, &head, shared) {
-            Next::KeepAlive => {}
-            other => break other,
-        }
-    };
-    // Take the connection apart: the socket and its identity go home (or close), the
-    // buffers back to the free lists.
-    let room = &shared.rooms[room];
-    drop(start_response);
-    drop(gateway);
-    let info = environ.into_conn_info();
-    let Ok(x) = Rc::try_unwrap(x) else {
-        // Something of the request outlived it (an `Input` kept past the response): the
-        // socket closes when that is dropped.
-        room.forget(token);
-        return;
-    };
-    let mut x = x.into_inner();
-    // A refusal's answer may still be queued.
-    let _ = x.flush();
-    let rb = x.rbuf.unwrap_or_default();
-    let partial = &rb.buf[rb.pos.min(rb.end)..rb.end];
-    shared.buffers.give_write(x.wbuf);
-    match next {
-        Next::Home => {
-            let stream = x.io.into_stream();
-            let homecoming = room.go_home(
-                token,
-                stream,
-                info,
-                partial,
-                cfg.keep_alive,
-                client_timeout(cfg.client_timeout),
-            );
-            let _ = matches!(homecoming, Homecoming::Home);
-        }
-        Next::Linger => {
-            x.io.lingering_close();
+            have_head = false;
+            match handle_request(
+                &self.gateway,
+                &mut self.environ,
+                &mut self.start_response,
+                &self.head,
+                shared,
+            ) {
+                Next::KeepAlive => {}
+                other => break other,
+            }
+        };
+
+        // Take the connection apart: the socket and its identity go home (or close),
+        // the buffers back to the free lists.
+        let room = &shared.rooms[room];
+        let info = self.environ.take_conn_info();
+        if Rc::strong_count(&self.x) != 3 {
+            // Something of the request outlived it (an `Input` kept past the response):
+            // leave that exchange to it and start afresh.
+            *self = Worker::new(shared);
             room.forget(token);
+            return;
         }
-        Next::Close | Next::KeepAlive => {
-            drop(x.io);
-            room.forget(token);
+        let mut x = self.x.borrow_mut();
+        // A refusal's answer may still be queued.
+        let _ = x.flush();
+        shared.buffers.give_write(std::mem::take(&mut x.wbuf));
+        let rb = x.rbuf.take().unwrap_or_default();
+        let partial = &rb.buf[rb.pos.min(rb.end)..rb.end];
+        match next {
+            Next::Home => match x.io.take_stream() {
+                Some(stream) => {
+                    let homecoming = room.go_home(
+                        token,
+                        stream,
+                        info,
+                        partial,
+                        cfg.keep_alive,
+                        client_timeout(cfg.client_timeout),
+                    );
+                    let _ = matches!(homecoming, Homecoming::Home);
+                }
+                None => room.forget(token),
+            },
+            Next::Linger => {
+                x.io.lingering_close();
+                room.forget(token);
+            }
+            Next::Close | Next::KeepAlive => {
+                drop(x.io.take_stream());
+                room.forget(token);
+            }
         }
+        shared.buffers.give_read(rb.buf);
     }
-    shared.buffers.give_read(rb.buf);
 }
 
 /// Finds the next request head after a response: in the buffer (pipelined), or by
@@ -342,7 +390,10 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
             }
         }
         let end = rb.end;
-        match x.io.stream.read_now(&mut rb.buf[end..]) {
+        let Ok(stream) = x.io.stream() else {
+            return HeadOutcome::Closed;
+        };
+        match stream.read_now(&mut rb.buf[end..]) {
             Ok(0) => return HeadOutcome::Closed,
             Ok(n) => {
                 rb.end += n;

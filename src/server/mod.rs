@@ -133,9 +133,15 @@ pub fn configure_may(threads: usize, pin: bool) {
     let config = may::config();
     config
         .set_workers(threads)
-        .set_stack_size(STACK_BYTES / std::mem::size_of::<usize>());
+        .set_stack_size(STACK_BYTES / std::mem::size_of::<usize>())
+        .set_pool_capacity(COROUTINE_CACHE);
     config.set_worker_pin(pin);
 }
+
+/// Finished coroutines may keeps for reuse, stacks and all. may's default (1,000) keeps
+/// every stack a burst of requests touched resident long after; the request pool parks
+/// its own idle workers (`pool::KEEP_IDLE`), so a small cache is enough.
+const COROUTINE_CACHE: usize = 64;
 
 /// A bound server, not yet serving.
 pub struct Server {
@@ -295,15 +301,29 @@ fn dispatch(ready: Ready, shared: &Arc<Shared>) {
     }
 }
 
+/// Hands freed heap pages back to the kernel. glibc keeps freed memory in its arenas, so
+/// after a burst the buffers it freed still count in RSS; `malloc_trim` returns the whole
+/// free pages in every arena.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // Safety: malloc_trim only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Keeps the deadlines of waits in requests (see `timeouts`) and wakes the waiting room
 /// for its own, for as long as anything of the server is alive.
 fn sweep_loop(shared: std::sync::Weak<Shared>) {
-    loop {
+    for tick in 1u64.. {
         may::coroutine::sleep(timeouts::SWEEP);
         let Some(shared) = shared.upgrade() else {
             return;
         };
         shared.timeouts.sweep();
+        if tick % 10 == 0 && shared.buffers.trim() {
+            give_back_freed_memory();
+        }
         for room in &shared.rooms {
             room.wake();
         }
@@ -355,25 +375,37 @@ impl ServerHandle {
         self.shared.pool.running()
     }
 
-    /// Stops accepting. Connections in the waiting room (idle, or still sending a head)
-    /// close at once; requests in flight, and complete heads queued for the pool, are
-    /// served, and their connections then close.
+    /// Stops accepting, and returns at once. Connections idle after a response close
+    /// now; requests in flight, complete heads queued for the pool, and connections
+    /// whose first request is still arriving (within the client timeout) are served, and
+    /// their connections then close.
     pub fn stop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
         for room in &self.shared.rooms {
             room.wake();
         }
-        for room in self.rooms.drain(..) {
-            let _ = room.join();
-        }
         self.shared.pool.close();
     }
 
-    /// Stops accepting and waits up to `grace` for requests in flight to finish; true when
-    /// they all did.
+    /// Stops accepting and waits up to `grace` for what is being served to finish; true
+    /// when it all did.
     pub fn shutdown(mut self, grace: Duration) -> bool {
+        let deadline = std::time::Instant::now() + grace;
         self.stop();
-        self.shared.pool.wait_idle(grace)
+        while self.rooms.iter().any(|r| !r.is_done()) {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            if may::coroutine::is_coroutine() {
+                may::coroutine::sleep(Duration::from_millis(10));
+            } else {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.rooms.clear();
+        self.shared
+            .pool
+            .wait_idle(deadline.saturating_duration_since(std::time::Instant::now()))
     }
 
     /// Waits until the server stops accepting (for `serve_forever`, never).

@@ -31,7 +31,7 @@
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -99,6 +99,11 @@ struct Home {
     deadline: u64,
     /// The head deadline is set (it runs from the head's first byte).
     head_started: bool,
+    /// Idle after a response: when the process is out of connections, such a connection
+    /// may be closed to let a new client in (nginx "reuses" keep-alive connections so).
+    reusable: bool,
+    /// When it came home, in arrival order: the longest idle is closed first.
+    since: u64,
     /// Refused and half-closed: what still arrives is read and dropped until the client
     /// closes or the linger time is up.
     lingering: Option<usize>,
@@ -140,6 +145,8 @@ impl Slab {
 pub(crate) struct Census {
     open: AtomicUsize,
     max_open: usize,
+    /// Counts homecomings, to order idle connections across the rooms.
+    arrivals: AtomicU64,
 }
 
 impl Census {
@@ -147,6 +154,7 @@ impl Census {
         Census {
             open: AtomicUsize::new(0),
             max_open: max_open.max(1),
+            arrivals: AtomicU64::new(0),
         }
     }
 
@@ -236,6 +244,8 @@ impl WaitingRoom {
             partial: partial.to_vec(),
             deadline,
             head_started,
+            reusable: !head_started,
+            since: self.census.arrivals.fetch_add(1, Ordering::Relaxed),
             lingering: None,
         }));
         if event {
@@ -258,7 +268,7 @@ impl WaitingRoom {
         }
         drop(slab);
         self.census.open.fetch_sub(1, Ordering::AcqRel);
-        if self.paused.load(Ordering::Acquire) {
+        if self.paused.swap(false, Ordering::AcqRel) {
             self.wake();
         }
     }
@@ -291,10 +301,12 @@ struct Lobby {
     room: Arc<WaitingRoom>,
     shared: Arc<Shared>,
     epoll: may::io::CoIo<EpollFd>,
-    listener: Listener,
+    /// None once the server stops accepting.
+    listener: Option<Listener>,
     listener_ready: bool,
     accept_retry: Option<Instant>,
     last_accept_error: Option<Instant>,
+    last_reclaim_warning: Option<Instant>,
     last_sweep: u64,
     head: Head,
     server_name_port: Option<(String, String)>,
@@ -366,11 +378,12 @@ impl Lobby {
             room,
             shared,
             epoll,
-            listener,
+            listener: Some(listener),
             // Connections may have queued before we started watching.
             listener_ready: true,
             accept_retry: None,
             last_accept_error: None,
+            last_reclaim_warning: None,
             last_sweep: 0,
             head: Head::default(),
             server_name_port,
@@ -381,8 +394,12 @@ impl Lobby {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
         loop {
             if self.shared.stopping.load(Ordering::Acquire) {
-                self.close_all();
-                return;
+                if self.listener.is_some() {
+                    self.close_doors();
+                }
+                if self.homes() == 0 {
+                    return;
+                }
             }
             self.accept_some();
             // Safety: events has room for MAX_EVENTS entries.
@@ -434,16 +451,38 @@ impl Lobby {
             if !self.listener_ready {
                 return;
             }
+            // Out of connections: a client at the door may have the connection of this
+            // room that has idled longest; without one, accepting waits.
+            let mut make_room = None;
             if self.room.census.full() {
-                // Leave the rest in the kernel's backlog (where another worker may take
-                // them); the next close wakes us.
-                self.room.paused.store(true, Ordering::Release);
-                if self.room.census.full() {
+                make_room = self.longest_idle();
+                if make_room.is_none() {
+                    // Leave the rest in the kernel's backlog (where another worker may
+                    // take them) until a close or the next sweep wakes us.
+                    self.room.paused.store(true, Ordering::Release);
                     return;
                 }
             }
-            self.room.paused.store(false, Ordering::Release);
-            match self.listener.accept_now() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let accepted = listener.accept_now();
+            if let Some((r, token, home)) = make_room {
+                let room = self.shared.rooms[r].clone();
+                match accepted {
+                    Ok(_) => {
+                        self.warn_reclaim();
+                        drop(home);
+                        room.forget(token);
+                    }
+                    Err(_) => {
+                        if let Some(entry) = room.lock().entry(token) {
+                            entry.state = State::Home(home);
+                        }
+                    }
+                }
+            }
+            match accepted {
                 Ok((stream, peer)) => self.admit(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.listener_ready = false,
                 Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
@@ -459,6 +498,54 @@ impl Lobby {
                     return;
                 }
             }
+        }
+    }
+
+    /// The connection of this process that has idled longest since a response, taken
+    /// out of its room's slab: a client at the door gets its place, as nginx "reuses"
+    /// keep-alive connections when its `worker_connections` run out. HTTP lets a server
+    /// close an idle connection at any moment, and clients retry; a slow head or a
+    /// request in flight is never chosen.
+    fn longest_idle(&self) -> Option<(usize, Token, Box<Home>)> {
+        let mut best: Option<(u64, usize, usize)> = None;
+        for (r, room) in self.shared.rooms.iter().enumerate() {
+            let slab = room.lock();
+            for (i, e) in slab.entries.iter().enumerate() {
+                if let State::Home(h) = &e.state {
+                    if h.reusable && best.is_none_or(|(since, _, _)| h.since < since) {
+                        best = Some((h.since, r, i));
+                    }
+                }
+            }
+        }
+        let (_, r, index) = best?;
+        let mut slab = self.shared.rooms[r].lock();
+        let entry = &mut slab.entries[index];
+        let token = Token {
+            index: index as u32,
+            generation: entry.generation,
+        };
+        match std::mem::replace(&mut entry.state, State::Away { event: false }) {
+            State::Home(home) => Some((r, token, home)),
+            other => {
+                // It left between the two looks: leave it be.
+                entry.state = other;
+                None
+            }
+        }
+    }
+
+    fn warn_reclaim(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_reclaim_warning
+            .is_none_or(|t| now - t >= Duration::from_secs(1))
+        {
+            log::warn!(
+                "{} worker_connections are not enough: closing idle keep-alive connections for new clients",
+                self.room.census.max_open
+            );
+            self.last_reclaim_warning = Some(now);
         }
     }
 
@@ -488,6 +575,8 @@ impl Lobby {
             partial: Vec::new(),
             deadline: self.room.timeouts.deadline_in(client_timeout(cfg.client_timeout)),
             head_started: false,
+            reusable: false,
+            since: 0,
             lingering: None,
         });
         let token = {
@@ -622,6 +711,7 @@ impl Lobby {
         home.partial.shrink_to_fit();
         self.shared.buffers.give_read(buf);
         if !home.partial.is_empty() && !home.head_started {
+            home.reusable = false;
             home.head_started = true;
             home.deadline = self.room.timeouts.deadline_in(client_timeout(cfg.client_timeout));
         }
@@ -651,6 +741,7 @@ impl Lobby {
             );
         }
         home.partial = Vec::new();
+        home.reusable = false;
         home.deadline = self.room.timeouts.deadline_in(LINGER_TIME);
         self.linger(token, home, 0);
     }
@@ -679,6 +770,8 @@ impl Lobby {
             return;
         }
         self.last_sweep = now;
+        // A connection closed in another room, or one here became idle: try again.
+        self.room.paused.store(false, Ordering::Release);
         let mut expired = Vec::new();
         {
             let mut slab = self.room.lock();
@@ -706,16 +799,19 @@ impl Lobby {
         }
     }
 
-    /// The server is stopping: every connection at home closes now; those away finish
-    /// their request and are closed when they come back.
-    fn close_all(&mut self) {
+    /// The server is stopping: no more accepting, and every connection idle after a
+    /// response closes now (HTTP lets a server close an idle connection at any moment,
+    /// and a client retries). A connection whose first request is still to come, or whose
+    /// head is arriving, stays until that request is served (within the client timeout),
+    /// as nginx does: a client that connected before the stop loses nothing. Connections
+    /// away finish their request and are closed when they come back.
+    fn close_doors(&mut self) {
         let homes: Vec<(Token, Box<Home>)> = {
             let mut slab = self.room.lock();
             slab.closed = true;
-            slab.recheck.clear();
             let mut homes = Vec::new();
             for (index, entry) in slab.entries.iter_mut().enumerate() {
-                if matches!(entry.state, State::Home(_)) {
+                if matches!(&entry.state, State::Home(h) if h.reusable || h.lingering.is_some()) {
                     let token = Token {
                         index: index as u32,
                         generation: entry.generation,
@@ -730,7 +826,18 @@ impl Lobby {
         for (token, home) in homes {
             self.close(token, home);
         }
-        let _ = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, self.listener.fd(), 0, 0);
+        if let Some(listener) = self.listener.take() {
+            let _ = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, listener.fd(), 0, 0);
+        }
+    }
+
+    /// Connections at home in this room.
+    fn homes(&self) -> usize {
+        let slab = self.room.lock();
+        slab.entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Home(_)))
+            .count()
     }
 }
 

@@ -295,10 +295,15 @@ impl Environ {
         let _ = self.errors.flush();
     }
 
+    /// Serves another connection: its part of the environ replaces the last one's.
+    pub(crate) fn set_conn_info(&mut self, conn: ConnInfo) {
+        self.conn = conn;
+    }
+
     /// The connection's part of the environ, handed back when the connection goes idle
     /// (it waits with the socket, so the next request's environ need not build it again).
-    pub(crate) fn into_conn_info(self) -> ConnInfo {
-        self.conn
+    pub(crate) fn take_conn_info(&mut self) -> ConnInfo {
+        std::mem::take(&mut self.conn)
     }
 
     /// The request line as it arrived ("GET /path?q HTTP/1.1"), for logs.

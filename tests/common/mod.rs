@@ -301,3 +301,16 @@ pub fn run_command(cmd: &mut std::process::Command, stdin: Option<&[u8]>) -> (i3
         }
     }
 }
+
+/// Polls `cond` until it holds, for up to 20 s: for states the server reaches on its own
+/// time (a worker respawned, a connection gone home). False if it never held.
+pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
