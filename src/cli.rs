@@ -574,7 +574,8 @@ mod tests {
             Limits {
                 request_line: 100,
                 fields: 7,
-                field_size: 200
+                field_size: 200,
+                ..Limits::default()
             }
         );
         assert_eq!(c.server.access_log, AccessLogTarget::File("/tmp/a.log".into()));
