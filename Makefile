@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench bench-capacity clean
+.PHONY: build run test lint doc bench bench-capacity fuzz clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -24,6 +24,18 @@ lint:
 
 doc:
 	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --no-deps
+
+# The property tests of the head parser and the chunked decoder (src/http/fuzz.rs), with far
+# more cases than `make test` runs, from a fresh seed, each property stopping after
+# FUZZ_SECONDS (two run side by side: about two minutes in all). A failure prints its seed
+# and the shrunk input; `make fuzz FUZZ_SEED=N` runs that seed again.
+FUZZ_CASES ?= 100000000
+FUZZ_SECONDS ?= 120
+FUZZ_SEED ?= $(shell date +%s)
+
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) \
+		$(CARGO) test --lib http::fuzz -- --nocapture
 
 # Side by side with the raw may_minihttp hello world, in one run (see benches/bench.sh),
 # then the capacity section.

@@ -12,6 +12,7 @@
 //! | `/pid` | which worker process answered |
 //! | `/panic` | a panicking app: 500, and the worker goes on |
 //! | `/status/NNN` | any status |
+//! | `OPTIONS *` | the methods the demo serves, in `Allow` |
 
 use std::io::Read;
 use std::time::Duration;
@@ -20,9 +21,19 @@ use crate::wsgi::{Body, Environ, StartResponse};
 
 const TEXT: [(&str, &str); 1] = [("Content-Type", "text/plain")];
 
+/// The methods the demo's routes are meant for: GET and HEAD everywhere, POST and PUT for
+/// `/echo`, and OPTIONS.
+const ALLOW: &str = "GET, HEAD, POST, PUT, OPTIONS";
+
 /// The demo application.
 pub fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     let path = environ.get_or("PATH_INFO", "/");
+    if path == "*" && environ.get("REQUEST_METHOD") == Some("OPTIONS") {
+        // `OPTIONS *` asks about the server as a whole, not one resource (RFC 9110 9.3.7):
+        // what it can do, here which methods it serves. No content, so Content-Length: 0.
+        start_response.call("200 OK", [("Allow", ALLOW)]);
+        return Body::Empty;
+    }
     if path == "/" {
         start_response.call("200 OK", TEXT);
         return Body::from("Hello World");

@@ -275,7 +275,7 @@ fn rfc9112_refusals_answer_then_close() {
             501,
         ),
         (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
-        (b"GET / HTTP/1.7\r\nHost: t\r\n\r\n", 505),
+        (b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505),
         (long_target.as_bytes(), 414),
         (long_field.as_bytes(), 431),
         (many.as_bytes(), 431),

@@ -123,6 +123,7 @@ const VALUE_FLAGS: &[&str] = &[
     "limit-request-line",
     "limit-request-fields",
     "limit-request-field-size",
+    "limit-request-head-size",
     "access-logfile",
     "log-level",
     "backlog",
@@ -204,7 +205,13 @@ fn options() -> Options {
     o.optopt(
         "",
         "limit-request-field-size",
-        "longest header field in bytes (default 8190)",
+        "longest header field line in bytes, name to CRLF (default 8190)",
+        "BYTES",
+    );
+    o.optopt(
+        "",
+        "limit-request-head-size",
+        "largest request head in bytes, request line and fields together (default 65536, eventlet's MAX_TOTAL_HEADER_SIZE)",
         "BYTES",
     );
     o.optopt(
@@ -432,6 +439,9 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError>
     if let Some(n) = src.parse("limit-request-field-size", |t| number_in(t, 16, 1 << 20))? {
         limits.field_size = n as usize;
     }
+    if let Some(n) = src.parse("limit-request-head-size", |t| number_in(t, 256, 1 << 24))? {
+        limits.head_total = n as usize;
+    }
     server.limits = limits;
     if src.present("no-access-log") {
         if src.get("access-logfile").is_some() {
@@ -558,6 +568,8 @@ mod tests {
             "7",
             "--limit-request-field-size",
             "200",
+            "--limit-request-head-size",
+            "4096",
             "--access-logfile",
             "/tmp/a.log",
             "--log-level",
@@ -578,7 +590,8 @@ mod tests {
             Limits {
                 request_line: 100,
                 fields: 7,
-                field_size: 200
+                field_size: 200,
+                head_total: 4096,
             }
         );
         assert_eq!(c.server.access_log, AccessLogTarget::File("/tmp/a.log".into()));

@@ -4,8 +4,18 @@
 //! socket produced. Each [`Decoder::decode`] call consumes framing and hands back where the
 //! next run of body bytes lies in the input, so the caller (`wsgi.input`) can give them to the
 //! application without copying. It never buffers: a 1 GiB upload passes through in
-//! read-buffer-sized pieces. Chunked coding follows RFC 9112 section 7.1, strictly.
+//! read-buffer-sized pieces. Chunked coding follows RFC 9112 section 7.1, strictly:
+//!
+//! ```text
+//! chunk-size line = 1*HEXDIG *( ";" token [ "=" ( token / quoted-string ) ] ) CRLF
+//! ```
+//!
+//! RFC 9112 also lets "bad whitespace" (BWS) stand around `;` and `=`, which senders must
+//! not generate. It is refused here, as is any whitespace after the size (`0 \r\n`): parsers
+//! that disagree on where a chunk-size ends are how a body gets smuggled past a proxy, and
+//! a strict one never disagrees with a correct sender.
 
+use super::grammar::{is_qdtext, is_quoted_pair_byte, is_tchar};
 use super::request::{Framing, HttpError};
 
 /// Longest chunk extension or trailer section we read past before refusing.
@@ -19,14 +29,12 @@ enum State {
         value: u64,
         digits: u8,
     },
-    /// After the size: optional whitespace, then `;` or CRLF.
-    SizeSpace {
-        value: u64,
-    },
-    /// Inside chunk extensions, skipped up to the CR.
+    /// Inside the chunk extensions after the size, at `at`; `len` bytes of them so far.
+    /// They are checked, then ignored: no application asks for them.
     Extension {
         value: u64,
         len: usize,
+        at: Ext,
     },
     /// Saw the CR ending the size line; the LF must follow.
     SizeLf {
@@ -52,6 +60,25 @@ enum State {
         remaining: u64,
     },
     Done,
+}
+
+/// Where in `*( ";" chunk-ext-name [ "=" chunk-ext-val ] )` (RFC 9112 7.1.1) the decoder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ext {
+    /// Just after `;`: a name must start.
+    NameStart,
+    /// In a name (a token).
+    Name,
+    /// Just after `=`: a token or a quoted-string must start.
+    ValueStart,
+    /// In a token value.
+    Token,
+    /// In a quoted-string, after its opening quote.
+    Quoted,
+    /// After a backslash in a quoted-string: the escaped byte comes next.
+    QuotedPair,
+    /// After a quoted-string's closing quote.
+    QuotedEnd,
 }
 
 /// What one call to [`Decoder::decode`] found.
@@ -168,24 +195,40 @@ impl Decoder {
                     }
                     None if digits == 0 => return Err(HttpError::new(400, "invalid chunk size")),
                     None => match b {
-                        b' ' | b'\t' => State::SizeSpace { value },
-                        b';' => State::Extension { value, len: 0 },
+                        b';' => State::Extension {
+                            value,
+                            len: 0,
+                            at: Ext::NameStart,
+                        },
                         b'\r' => State::SizeLf { value },
+                        b' ' | b'\t' => return Err(HttpError::new(400, "whitespace in a chunk size line")),
                         _ => return Err(HttpError::new(400, "invalid chunk size")),
                     },
                 },
-                State::SizeSpace { value } => match b {
-                    b' ' | b'\t' => State::SizeSpace { value },
-                    b';' => State::Extension { value, len: 0 },
-                    b'\r' => State::SizeLf { value },
-                    _ => return Err(HttpError::new(400, "invalid chunk size")),
-                },
-                State::Extension { value, len } => match b {
-                    b'\r' => State::SizeLf { value },
-                    b'\n' | 0 => return Err(HttpError::new(400, "invalid chunk extension")),
-                    _ if len >= MAX_EXTENSION => return Err(HttpError::new(400, "chunk extension too long")),
-                    _ => State::Extension { value, len: len + 1 },
-                },
+                State::Extension { value, len, at } => {
+                    if len >= MAX_EXTENSION && b != b'\r' {
+                        return Err(HttpError::new(400, "chunk extension too long"));
+                    }
+                    let next = |at| State::Extension {
+                        value,
+                        len: len + 1,
+                        at,
+                    };
+                    match (at, b) {
+                        // The line may end, or another extension start, only after a whole one.
+                        (Ext::Name | Ext::Token | Ext::QuotedEnd, b'\r') => State::SizeLf { value },
+                        (Ext::Name | Ext::Token | Ext::QuotedEnd, b';') => next(Ext::NameStart),
+                        (Ext::NameStart | Ext::Name, b) if is_tchar(b) => next(Ext::Name),
+                        (Ext::Name, b'=') => next(Ext::ValueStart),
+                        (Ext::ValueStart | Ext::Token, b) if is_tchar(b) => next(Ext::Token),
+                        (Ext::ValueStart, b'"') => next(Ext::Quoted),
+                        (Ext::Quoted, b'"') => next(Ext::QuotedEnd),
+                        (Ext::Quoted, b'\\') => next(Ext::QuotedPair),
+                        (Ext::Quoted, b) if is_qdtext(b) => next(Ext::Quoted),
+                        (Ext::QuotedPair, b) if is_quoted_pair_byte(b) => next(Ext::Quoted),
+                        _ => return Err(HttpError::new(400, "invalid chunk extension")),
+                    }
+                }
                 State::SizeLf { value } => match b {
                     b'\n' if value == 0 => State::Trailer { line: 0, total: 0 },
                     b'\n' => State::Data { remaining: value },
@@ -229,52 +272,18 @@ fn hex(b: u8) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::testing::{splits, Rng};
-
-    /// Decodes `raw` delivered in the pieces `cuts` gives, as the socket loop would: unread
-    /// input is kept and extended. Returns the body and how many bytes of `raw` it took.
-    fn decode_in(framing: Framing, raw: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, usize), HttpError> {
-        let mut dec = Decoder::new(Some(framing));
-        let mut body = Vec::new();
-        let mut pending: Vec<u8> = Vec::new();
-        let mut taken = 0;
-        let mut last = 0;
-        for &cut in cuts.iter().chain(std::iter::once(&raw.len())) {
-            pending.extend_from_slice(&raw[last..cut]);
-            last = cut;
-            loop {
-                let (used, step) = dec.decode(&pending)?;
-                if let Step::Data { start, end } = step {
-                    body.extend_from_slice(&pending[start..end]);
-                }
-                pending.drain(..used);
-                taken += used;
-                if dec.is_done() {
-                    return Ok((body, taken));
-                }
-                match step {
-                    Step::Done => return Ok((body, taken)),
-                    Step::NeedMore => break,
-                    Step::Data { .. } if pending.is_empty() => break,
-                    Step::Data { .. } => {}
-                }
-            }
-        }
-        Err(HttpError::new(0, "incomplete"))
-    }
+    use crate::http::testing::{decode_in, ways_to_cut, Rng};
 
     /// Every way of cutting the input must give the same answer.
     fn decode_all_ways(framing: Framing, raw: &[u8]) -> Result<(Vec<u8>, usize), HttpError> {
         let whole = decode_in(framing, raw, &[]);
-        let lines: Vec<usize> = (0..raw.len()).filter(|&i| raw[i] == b'\n').map(|i| i + 1).collect();
-        let bytes: Vec<usize> = (1..raw.len()).collect();
-        let mut rng = Rng::new(7);
-        let mut others = vec![decode_in(framing, raw, &lines), decode_in(framing, raw, &bytes)];
-        for _ in 0..30 {
-            others.push(decode_in(framing, raw, &splits(&mut rng, raw.len())));
-        }
-        for other in others {
-            assert_eq!(whole, other, "{:?}", String::from_utf8_lossy(raw));
+        for cuts in ways_to_cut(raw, &mut Rng::new(7), 30) {
+            assert_eq!(
+                whole,
+                decode_in(framing, raw, &cuts),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
         }
         whole
     }
@@ -289,7 +298,7 @@ mod tests {
 
     #[test]
     fn chunked_with_trailers_and_hex_sizes() {
-        let raw = b"A\r\n0123456789\r\n1a \t; x\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n";
+        let raw = b"A\r\n0123456789\r\n1a;x\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n";
         let (body, taken) = decode_all_ways(Framing::Chunked, raw).unwrap();
         assert_eq!(body, b"0123456789abcdefghijklmnopqrstuvwxyz");
         assert_eq!(taken, raw.len());
@@ -322,6 +331,74 @@ mod tests {
             let err = decode_all_ways(Framing::Chunked, raw).unwrap_err();
             assert_eq!(err.status, 400, "{:?}", String::from_utf8_lossy(raw));
         }
+    }
+
+    #[test]
+    fn chunk_extensions_are_tokens_or_quoted_strings() {
+        let ok: &[&[u8]] = &[
+            b"5;a\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b\r\nhello\r\n0\r\n\r\n",
+            b"5;name=value;flag;x=1\r\nhello\r\n0;last=yes\r\n\r\n",
+            b"5;a=\"\"\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"quoted; with = specials\"\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"esc\\\"aped\\\\\";b\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"tab\there\"\r\nhello\r\n0\r\n\r\n",
+            b"5;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~\r\nhello\r\n0\r\n\r\n",
+        ];
+        for raw in ok {
+            let (body, taken) = decode_all_ways(Framing::Chunked, raw)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(raw)));
+            assert_eq!((body.as_slice(), taken), (&b"hello"[..], raw.len()));
+        }
+        let bad: &[&[u8]] = &[
+            // No whitespace after the size, nor around ";" and "=" (BWS is refused).
+            b"0 \r\n\r\n",
+            b"0\t\r\n\r\n",
+            b"5 ;a\r\nhello\r\n0\r\n\r\n",
+            b"5; a\r\nhello\r\n0\r\n\r\n",
+            b"5;a =b\r\nhello\r\n0\r\n\r\n",
+            b"5;a= b\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b \r\nhello\r\n0\r\n\r\n",
+            b" 5\r\nhello\r\n0\r\n\r\n",
+            // A bare ";", an empty name or value, a name that is not a token.
+            b"5;\r\nhello\r\n0\r\n\r\n",
+            b"5;;a\r\nhello\r\n0\r\n\r\n",
+            b"5;a;\r\nhello\r\n0\r\n\r\n",
+            b"5;=b\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\r\nhello\r\n0\r\n\r\n",
+            b"5;a==b\r\nhello\r\n0\r\n\r\n",
+            b"5;a(b\r\nhello\r\n0\r\n\r\n",
+            b"5;a/b=c\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b/c\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b\"c\"\r\nhello\r\n0\r\n\r\n",
+            // Quoted strings: closed, no control bytes, escapes of visible bytes only.
+            b"5;a=\"open\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"x\"y\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"x\x00\"\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"x\\\r\"\r\nhello\r\n0\r\n\r\n",
+            // A bare CR or LF in an extension (gunicorn's chunked_14 and chunked_11).
+            b"5;ext=val\rue\r\nhello\r\n0\r\n\r\n",
+            b"5\n;\r\nhello\r\n0\r\n\r\n",
+            b"5;a\nb\r\nhello\r\n0\r\n\r\n",
+            // gunicorn's chunked_01, chunked_12, chunked_13: no size, or a size with junk.
+            b"6_0\r\n world\r\n0\r\n\r\n",
+            b";foo=bar\r\nhello\r\n0\r\n\r\n",
+            b"\r\nhello\r\n0\r\n\r\n",
+            b"+5\r\nhello\r\n0\r\n\r\n",
+            b"0x5\r\nhello\r\n0\r\n\r\n",
+        ];
+        for raw in bad {
+            let err = decode_all_ways(Framing::Chunked, raw).unwrap_err();
+            assert_eq!(err.status, 400, "{:?}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn whitespace_after_the_size_is_named() {
+        let err = decode_in(Framing::Chunked, b"0 \r\n\r\n", &[]).unwrap_err();
+        assert_eq!(err.reason, "whitespace in a chunk size line");
+        let err = decode_in(Framing::Chunked, b"5;\r\n", &[]).unwrap_err();
+        assert_eq!(err.reason, "invalid chunk extension");
     }
 
     #[test]

@@ -30,11 +30,13 @@ pub struct ConnInfo {
     pub multiprocess: bool,
 }
 
-/// A string of the request: a slice of the head, or owned when it had to be decoded.
+/// A string of the request: a slice of the head, owned when it had to be decoded, or a
+/// constant the server supplies.
 #[derive(Debug, Clone)]
 enum Text {
     Span(Span),
     Owned(String),
+    Static(&'static str),
 }
 
 impl Text {
@@ -42,6 +44,7 @@ impl Text {
         match self {
             Text::Span(span) => ascii(head, *span),
             Text::Owned(s) => s,
+            Text::Static(s) => s,
         }
     }
 }
@@ -58,6 +61,9 @@ enum FieldKey {
     Http,
     ContentType,
     ContentLength,
+    /// `HTTP_HOST`: the Host field, or the authority of an absolute-form target, which
+    /// stands in for it (RFC 9112 3.2.2), even when the request had no Host field.
+    Host,
 }
 
 #[derive(Debug, Clone)]
@@ -200,26 +206,26 @@ impl Environ {
         self.request_line = head.request_line;
         self.http10 = head.minor_version == 0;
 
-        // The target: origin-form "/p?q", absolute-form "http://host/p?q", or "*".
-        let target = head.target.get(&self.head);
-        let mut path_start = head.target.start as usize;
-        if let Some(scheme_end) = find(target, b"://") {
-            let after = scheme_end + 3;
-            let slash = target[after..]
-                .iter()
-                .position(|&b| b == b'/')
-                .map_or(target.len(), |p| p + after);
-            path_start += slash;
-        }
-        let target_end = head.target.end as usize;
+        // The parser found the path and query whatever the target's form: all of "/p?q",
+        // the "/p?q" of "http://host/p?q", or "*".
+        let path_start = head.path.start as usize;
+        let target_end = head.path.end as usize;
         let q = self.head[path_start..target_end].iter().position(|&b| b == b'?');
         let path_end = q.map_or(target_end, |q| path_start + q);
         let raw_path = Span {
             start: path_start as u32,
             end: path_end as u32,
         };
-        self.raw_path = text_of(&self.head, raw_path);
+        // "http://host" and "http://host?q" have an empty path, which means "/" (RFC 9110
+        // 4.2.3); PEP 3333 would allow an empty PATH_INFO, but no app expects one here.
+        let empty_absolute = raw_path.is_empty() && head.authority.is_some();
+        self.raw_path = if empty_absolute {
+            Text::Static("/")
+        } else {
+            text_of(&self.head, raw_path)
+        };
         self.path_info = match path_info_of(&self.head, raw_path) {
+            _ if empty_absolute => Text::Static("/"),
             // SCRIPT_NAME is where the app is mounted; PATH_INFO is what lies below it.
             Text::Span(span) if !self.conn.script_name.is_empty() => {
                 let path = span.get(&self.head);
@@ -255,12 +261,15 @@ impl Environ {
             if name_bytes.contains(&b'_') {
                 continue;
             }
-            let key = if name_bytes.eq_ignore_ascii_case(b"content-type") {
-                FieldKey::ContentType
+            let (key, value) = if name_bytes.eq_ignore_ascii_case(b"content-type") {
+                (FieldKey::ContentType, value)
             } else if name_bytes.eq_ignore_ascii_case(b"content-length") {
-                FieldKey::ContentLength
+                // The parser's normalised value: "5" for "5, 5".
+                (FieldKey::ContentLength, head.content_length.unwrap_or(value))
+            } else if name_bytes.eq_ignore_ascii_case(b"host") {
+                (FieldKey::Host, head.authority.unwrap_or(value))
             } else {
-                FieldKey::Http
+                (FieldKey::Http, value)
             };
             let earlier = self
                 .fields
@@ -280,6 +289,15 @@ impl Environ {
                     name,
                     value: text_of(&self.head, value),
                 }),
+            }
+        }
+        if let Some(authority) = head.authority {
+            if !self.fields.iter().any(|f| f.key == FieldKey::Host) {
+                self.fields.push(Field {
+                    key: FieldKey::Host,
+                    name: Span::default(),
+                    value: text_of(&self.head, authority),
+                });
             }
         }
         self.overlay.clear();
@@ -347,6 +365,7 @@ impl Environ {
             "QUERY_STRING" => self.query.get(head),
             "CONTENT_TYPE" => return self.field(FieldKey::ContentType, b""),
             "CONTENT_LENGTH" => return self.field(FieldKey::ContentLength, b""),
+            "HTTP_HOST" => return self.field(FieldKey::Host, b""),
             "SERVER_NAME" => &self.conn.server_name,
             "SERVER_PORT" => &self.conn.server_port,
             "SERVER_PROTOCOL" if self.http10 => "HTTP/1.0",
@@ -414,6 +433,11 @@ impl Environ {
         for key in BASE_KEYS {
             if let Some(value) = self.get(key) {
                 out.push((Cow::Borrowed(*key), value));
+            }
+        }
+        if self.field(FieldKey::Host, b"").is_some() {
+            if let Some(value) = self.get("HTTP_HOST") {
+                out.push((Cow::Borrowed("HTTP_HOST"), value));
             }
         }
         for f in self.fields.iter().filter(|f| f.key == FieldKey::Http) {
@@ -490,10 +514,6 @@ impl std::fmt::Debug for Environ {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// `wsgi.errors`: a text stream whose lines go to the error log (the `log` crate, target
 /// `wsgi.errors`), as eventlet sends them to stderr.
 #[derive(Debug, Default)]
@@ -556,6 +576,82 @@ mod tests {
         let e = environ("http://example.com/p/q?z", &[("Host", "example.com")]);
         assert_eq!(e.get("PATH_INFO"), Some("/p/q"));
         assert_eq!(e.get("QUERY_STRING"), Some("z"));
+    }
+
+    /// An environ for a raw head, with the server on 127.0.0.1:80.
+    fn environ_of(raw: &[u8]) -> Environ {
+        let mut head = Head::default();
+        crate::http::parse_head(raw, &Default::default(), &mut head)
+            .unwrap()
+            .unwrap();
+        let mut e = Environ::new(ConnInfo {
+            server_name: "127.0.0.1".into(),
+            server_port: "80".into(),
+            ..ConnInfo::default()
+        });
+        e.begin(raw, &head);
+        e
+    }
+
+    #[test]
+    fn absolute_form_authority_is_the_host() {
+        let e = environ_of(b"GET http://example.com:8080/p%20q?z=1 HTTP/1.1\r\nHost: other\r\n\r\n");
+        assert_eq!(e.get("HTTP_HOST"), Some("example.com:8080"));
+        assert_eq!(e.get("PATH_INFO"), Some("/p q"));
+        assert_eq!(e.get("RAW_PATH_INFO"), Some("/p%20q"));
+        assert_eq!(e.get("QUERY_STRING"), Some("z=1"));
+        // SERVER_NAME and SERVER_PORT stay the server's own, as before.
+        assert_eq!(e.get("SERVER_NAME"), Some("127.0.0.1"));
+        let hosts: Vec<_> = e.items().into_iter().filter(|(k, _)| k == "HTTP_HOST").collect();
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0].1, "example.com:8080");
+
+        // HTTP/1.0 needs no Host; the authority still gives one.
+        let e = environ_of(b"GET HTTP://[::1]?x HTTP/1.0\r\n\r\n");
+        assert_eq!(e.get("HTTP_HOST"), Some("[::1]"));
+        assert_eq!(e.get("PATH_INFO"), Some("/"), "an empty path is /");
+        assert_eq!(e.get("RAW_PATH_INFO"), Some("/"));
+        assert_eq!(e.get("QUERY_STRING"), Some("x"));
+        assert!(e.items().iter().any(|(k, v)| k == "HTTP_HOST" && *v == "[::1]"));
+    }
+
+    #[test]
+    fn host_field_and_its_overlay() {
+        let mut e = environ_of(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        assert_eq!(e.get("HTTP_HOST"), Some("example.com"));
+        e.set("HTTP_HOST", "proxy.example");
+        assert_eq!(e.get("HTTP_HOST"), Some("proxy.example"));
+        let hosts: Vec<_> = e.items().into_iter().filter(|(k, _)| k == "HTTP_HOST").collect();
+        assert_eq!(hosts, vec![(Cow::Borrowed("HTTP_HOST"), "proxy.example")]);
+        e.remove("HTTP_HOST");
+        assert!(!e.items().iter().any(|(k, _)| k == "HTTP_HOST"));
+
+        let mut e = environ_of(b"GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(e.get("HTTP_HOST"), None);
+        e.set("HTTP_HOST", "set.example");
+        assert!(e.items().iter().any(|(k, v)| k == "HTTP_HOST" && *v == "set.example"));
+    }
+
+    #[test]
+    fn options_asterisk_is_path_info_asterisk() {
+        let e = environ_of(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(e.get("REQUEST_METHOD"), Some("OPTIONS"));
+        assert_eq!(e.get("PATH_INFO"), Some("*"));
+        assert_eq!(e.get("QUERY_STRING"), Some(""));
+    }
+
+    #[test]
+    fn a_repeated_content_length_is_one_number() {
+        for raw in [
+            &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length:  5 ,5\r\n\r\n",
+        ] {
+            let e = environ_of(raw);
+            assert_eq!(e.get("CONTENT_LENGTH"), Some("5"), "{:?}", String::from_utf8_lossy(raw));
+            let lengths: Vec<_> = e.items().into_iter().filter(|(k, _)| k == "CONTENT_LENGTH").collect();
+            assert_eq!(lengths.len(), 1);
+        }
     }
 
     #[test]
