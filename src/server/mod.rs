@@ -290,8 +290,14 @@ impl Server {
 /// Hands a connection with a complete head to a request coroutine, or queues it when the
 /// pool is full (the coroutine that finishes next takes it).
 fn dispatch(ready: Ready, shared: &Arc<Shared>) {
-    let Dispatch::Spawn(ready) = shared.pool.dispatch(ready) else {
-        return;
+    let ready = match shared.pool.dispatch(ready) {
+        Dispatch::Spawn(ready) => ready,
+        Dispatch::Handed => return,
+        Dispatch::Queued => {
+            // Coroutines staying with idle connections give their places up.
+            shared.timeouts.end_stays();
+            return;
+        }
     };
     let shared = shared.clone();
     // Safety (may's rule for spawn): the coroutine owns all it uses.
@@ -384,6 +390,7 @@ impl ServerHandle {
         for room in &self.shared.rooms {
             room.wake();
         }
+        self.shared.timeouts.end_stays();
         self.shared.pool.close();
     }
 

@@ -6,13 +6,15 @@
 //! sweeper per server keeps time instead: a connection about to wait writes its deadline
 //! into its [`Watch`] (an atomic store, on a coarse clock the sweeper advances), and waits
 //! on the socket alone. Every [`SWEEP`] the sweeper marks the watches whose deadline has
-//! passed and wakes their coroutines, which then report `TimedOut`. (Connections between
-//! requests are not here: the waiting room keeps their deadlines itself.)
+//! passed and wakes their coroutines, which then report `TimedOut`. A wait marked as a
+//! *stay* (a coroutine keeping a just-served connection for its next request, see
+//! `connection.rs`) can also be ended early, when the pool needs the place or the server
+//! stops. (Connections at rest are not here: the waiting room keeps their deadlines.)
 //!
 //! Deadlines are therefore kept to within one sweep (0.1 s), which is plenty for timeouts
 //! measured in seconds.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,8 @@ const EXPIRED: u64 = u64::MAX - 1;
 /// One connection's deadline, as the sweeper sees it.
 pub(crate) struct Watch {
     deadline: AtomicU64,
+    /// The wait is a stay, which may be cut short.
+    staying: AtomicBool,
     waker: WaitIoWaker,
     slot: usize,
 }
@@ -34,6 +38,14 @@ pub(crate) struct Watch {
 impl Watch {
     /// Starts a wait that must end by `deadline_ms` (on the sweeper's clock).
     pub fn arm(&self, deadline_ms: u64) {
+        self.staying.store(false, Ordering::Relaxed);
+        self.deadline.store(deadline_ms.min(EXPIRED - 1), Ordering::Release);
+    }
+
+    /// Starts a stay: a wait that ends at `deadline_ms`, or earlier when
+    /// [`Timeouts::end_stays`] is called.
+    pub fn arm_stay(&self, deadline_ms: u64) {
+        self.staying.store(true, Ordering::Relaxed);
         self.deadline.store(deadline_ms.min(EXPIRED - 1), Ordering::Release);
     }
 
@@ -91,6 +103,7 @@ impl Timeouts {
         let slot = slab.free.pop().unwrap_or(slab.watches.len());
         let watch = Arc::new(Watch {
             deadline: AtomicU64::new(NO_DEADLINE),
+            staying: AtomicBool::new(false),
             waker,
             slot,
         });
@@ -112,13 +125,22 @@ impl Timeouts {
     pub fn sweep(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.now_ms.store(now, Ordering::Relaxed);
+        self.expire(|deadline, _| deadline <= now);
+    }
+
+    /// Ends every stay now: the pool needs the places, or the server is stopping.
+    pub fn end_stays(&self) {
+        self.expire(|_, staying| staying);
+    }
+
+    fn expire(&self, due: impl Fn(u64, bool) -> bool) {
         let slab = self.slab.lock().unwrap_or_else(|e| e.into_inner());
         for watch in slab.watches.iter().flatten() {
             let deadline = watch.deadline.load(Ordering::Acquire);
             if deadline >= EXPIRED {
                 continue;
             }
-            let due = deadline <= now;
+            let due = due(deadline, watch.staying.load(Ordering::Relaxed));
             // Only the wait that was armed is expired: if the connection moved on to another
             // wait meanwhile, its new deadline makes this exchange fail.
             if due

@@ -177,6 +177,8 @@ pub(crate) struct WaitingRoom {
     /// (a close in another room wakes it at the next sweep).
     paused: AtomicBool,
     waker: OnceLock<WaitIoWaker>,
+    /// The room's epoll set, for request coroutines to take a socket out and put it back.
+    epfd: OnceLock<RawFd>,
     timeouts: Arc<Timeouts>,
 }
 
@@ -195,6 +197,7 @@ impl WaitingRoom {
             census,
             paused: AtomicBool::new(false),
             waker: OnceLock::new(),
+            epfd: OnceLock::new(),
             timeouts,
         }
     }
@@ -211,10 +214,22 @@ impl WaitingRoom {
         }
     }
 
+    /// Takes a socket out of the room's epoll set while a request coroutine lingers on it
+    /// (see `connection.rs`): its events then go to the coroutine alone.
+    pub fn unwatch(&self, stream: &Stream) {
+        // Under the lock: once the room has closed, its epoll set may be gone.
+        let slab = self.lock();
+        if let (false, Some(&epfd)) = (slab.closed, self.epfd.get()) {
+            let _ = epoll_ctl(epfd, libc::EPOLL_CTL_DEL, stream.fd(), 0, 0);
+        }
+    }
+
     /// A request coroutine brings a connection back: nothing of a next request is
     /// buffered and the socket had nothing more. `partial` holds the start of a
     /// pipelined head, if any, which must then be complete within `client_timeout`;
-    /// otherwise the connection may idle for `keep_alive`.
+    /// otherwise the connection may idle for `keep_alive`. `unwatched`: the socket was
+    /// taken out of the epoll set and goes back in.
+    #[allow(clippy::too_many_arguments)]
     pub fn go_home(
         &self,
         token: Token,
@@ -223,7 +238,9 @@ impl WaitingRoom {
         partial: &[u8],
         keep_alive: Duration,
         client_timeout: Duration,
+        unwatched: bool,
     ) -> Homecoming {
+        let fd = stream.fd();
         let head_started = !partial.is_empty();
         let wait = if head_started { client_timeout } else { keep_alive };
         let deadline = self.timeouts.deadline_in(wait);
@@ -248,6 +265,12 @@ impl WaitingRoom {
             since: self.census.arrivals.fetch_add(1, Ordering::Relaxed),
             lingering: None,
         }));
+        if unwatched {
+            // Edge-triggered: if data came meanwhile, the set reports it at once.
+            if let Some(&epfd) = self.epfd.get() {
+                let _ = epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, CLIENT_EVENTS, token.epoll_data());
+            }
+        }
         if event {
             // Data came while the connection was away and its edge is spent: have the
             // waiting room read it now.
@@ -364,6 +387,7 @@ impl Lobby {
         // an event, so one coroutine waits for all of them.
         let epoll = may::io::CoIo::new(epfd).map_err(io::Error::from)?;
         let _ = room.waker.set(epoll.waker());
+        let _ = room.epfd.set(fd);
         let server_name_port = match &listener {
             // A listener bound to one address gives every connection that address; only a
             // wildcard one makes each connection ask the kernel.
