@@ -11,6 +11,7 @@
 //! | `/block?seconds=S` | the mistake: blocking the OS thread (what `--timeout` catches) |
 //! | `/pid` | which worker process answered |
 //! | `/panic` | a panicking app: 500, and the worker goes on |
+//! | `/recurse` | a bug that recurses without bound: the stack overflows, the connection closes, the worker is replaced |
 //! | `/status/NNN` | any status |
 //! | `OPTIONS *` | the methods the demo serves, in `Allow` |
 
@@ -52,6 +53,10 @@ pub fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     }
     if path == "/block" {
         return block(environ, start_response);
+    }
+    if path == "/recurse" {
+        start_response.call("200 OK", TEXT);
+        return Body::from(format!("{}\n", recurse(0)));
     }
     if path == "/pid" {
         start_response.call("200 OK", TEXT);
@@ -134,6 +139,16 @@ fn stream(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     };
     start_response.call("200 OK", TEXT);
     Body::iter((0..chunks).map(move |_| vec![b'x'; size]))
+}
+
+/// Recurses until the stack runs out, as a parser does on input nested too deep: each
+/// level keeps a little data alive so the compiler cannot turn it into a loop.
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 16]);
+    if std::hint::black_box(depth) == u64::MAX {
+        return frame[0];
+    }
+    recurse(depth + 1).wrapping_add(frame[15])
 }
 
 /// The `seconds` parameter of /sleep and /block: 0 to 3600, 1 when absent.

@@ -565,3 +565,20 @@ fn a_single_process_stops_on_term_and_int_and_shrugs_off_hup() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_worker_whose_request_overflowed_its_stack_is_replaced() {
+    let p = master(&["--workers", "1"]);
+    let before = workers(&p, 1);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /recurse HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(c.response_to("GET").is_err(), "the connection is closed, not answered");
+    assert!(common::eventually(|| {
+        let now = children(p.child.id());
+        now.len() == 1 && now.is_disjoint(&before)
+    }));
+    assert_eq!(get(p.addr, "/").status, 200);
+    let log = p.output_text();
+    assert!(log.contains("Error handling request GET /recurse HTTP/1.1"), "{log}");
+    assert!(log.contains("retiring after losing a request coroutine"), "{log}");
+}

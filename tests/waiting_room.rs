@@ -204,3 +204,21 @@ fn stop_closes_idle_connections_at_once_and_finishes_requests_arriving_or_in_fli
     assert!(r.closes(), "a stopping server closes after the request");
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
 }
+
+#[test]
+fn a_stack_overflow_closes_its_connection_and_gives_its_places_back() {
+    let server = start(may_wsgi::demo::app, small_pool());
+    let addr = server.local_addr();
+    let mut c = Client::connect(addr);
+    c.send(b"GET /recurse HTTP/1.1\r\nHost: t\r\n\r\n");
+    // No answer can be trusted from a coroutine whose stack overflowed: the connection
+    // is closed at once, and the server asks to be replaced.
+    assert!(c.response_to("GET").is_err());
+    assert!(common::eventually(|| server.must_retire()));
+    // It goes on serving meanwhile, with all its places: none was lost with the frames.
+    for _ in 0..10 {
+        assert_eq!(get(addr, "/").status, 200);
+    }
+    assert!(common::eventually(|| server.connections() == 0));
+    assert!(server.shutdown(Duration::from_secs(5)), "nothing left in flight");
+}

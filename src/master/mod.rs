@@ -196,6 +196,7 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
     if beat.is_none() && config.max_requests > 0 {
         log::warn!("--max-requests needs a master (--workers 1 or more); ignored");
     }
+    let mut lost_logged = false;
     loop {
         std::thread::sleep(Duration::from_millis(100));
         if signals::take(libc::SIGUSR1) > 0 {
@@ -216,6 +217,21 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
         }
         if signals::take(libc::SIGTERM) > 0 {
             break;
+        }
+        if handle.must_retire() && !lost_logged {
+            lost_logged = true;
+            if beat.is_some() {
+                log::warn!(
+                    "worker {}: retiring after losing a request coroutine",
+                    std::process::id()
+                );
+                break;
+            }
+            // Alone, retiring would stop the service: go on, and say what is gone.
+            log::warn!(
+                "a request coroutine was lost: its frames (buffers, environ, one socket) stay allocated; \
+                 run with --workers to have such a process replaced"
+            );
         }
         if limit.is_some_and(|n| handle.requests() >= n) {
             log::info!(

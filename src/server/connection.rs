@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::buffers::RBUF_SIZE;
+use super::crew::Note;
 use super::net::{Stream, Waiter};
 use super::pool::Mailbox;
 use super::timeouts::{Timeouts, Watch};
@@ -217,16 +218,17 @@ impl Transport for Socket {
 /// Serves a connection whose head is complete, then whatever the pool hands this
 /// coroutine next (queued heads, or new ones once it is parked as an idle worker).
 /// Runs in a request coroutine.
-pub(crate) fn serve(mut ready: Ready, shared: &Shared) {
+pub(crate) fn serve(mut ready: Ready, shared: &Shared, note: &Note) {
     let mailbox = Mailbox::current();
     let mut worker = Worker::new(shared);
     loop {
-        worker.serve_connection(ready);
+        worker.serve_connection(ready, note);
         match shared.pool.next(&mailbox) {
             Some(next) => ready = next,
-            None => return,
+            None => break,
         }
     }
+    note.ended();
 }
 
 /// How waiting for the next request head on a connection ended.
@@ -269,7 +271,7 @@ impl<'s> Worker<'s> {
         }
     }
 
-    fn serve_connection(&mut self, ready: Ready) {
+    fn serve_connection(&mut self, ready: Ready, note: &Note) {
         let shared = self.shared;
         let cfg = &shared.config;
         let Ready {
@@ -292,6 +294,7 @@ impl<'s> Worker<'s> {
             };
         }
         self.head = head;
+        note.connection(room, token, stream.fd());
         {
             let mut x = self.x.borrow_mut();
             x.io.stream = Some(stream);
@@ -326,6 +329,7 @@ impl<'s> Worker<'s> {
                 }
             }
             have_head = false;
+            self.note_request(note);
             match handle_request(
                 &self.gateway,
                 &mut self.environ,
@@ -340,6 +344,7 @@ impl<'s> Worker<'s> {
 
         // Take the connection apart: the socket and its identity go home (or close),
         // the buffers back to the free lists.
+        note.idle();
         let info = self.environ.take_conn_info();
         if Rc::strong_count(&self.x) != 3 {
             // Something of the request outlived it (an `Input` kept past the response):
@@ -380,6 +385,14 @@ impl<'s> Worker<'s> {
             }
         }
         shared.buffers.give_read(rb.buf);
+    }
+
+    /// Tells the crew which request is being served (see `crew`).
+    fn note_request(&self, note: &Note) {
+        let x = self.x.borrow();
+        if let Some(rb) = &x.rbuf {
+            note.request(self.head.request_line.get(&rb.buf[rb.pos..]));
+        }
     }
 
     /// After a response, with nothing of a next request buffered or on the socket: stay

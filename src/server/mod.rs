@@ -12,6 +12,7 @@
 pub(crate) mod access_log;
 pub(crate) mod buffers;
 pub(crate) mod connection;
+pub(crate) mod crew;
 pub(crate) mod net;
 pub(crate) mod pool;
 pub(crate) mod timeouts;
@@ -28,6 +29,7 @@ use crate::http::Limits;
 use crate::wsgi::Application;
 pub use access_log::AccessLog;
 use buffers::Buffers;
+use crew::{Crew, Death, Note};
 pub use net::{Listener, LocalAddr};
 use pool::{Dispatch, Pool};
 use timeouts::Timeouts;
@@ -111,6 +113,9 @@ pub(crate) struct Shared {
     pub census: Arc<Census>,
     pub pool: Pool<Ready>,
     pub buffers: Buffers,
+    pub crew: Crew,
+    /// A request coroutine was lost (stack overflow): this process should be replaced.
+    pub retire: AtomicBool,
 }
 
 /// Coroutine stack size in bytes: roomy enough for application code and a panic's unwind;
@@ -220,6 +225,8 @@ impl Server {
                 census,
                 pool: Pool::new(config.pool_size),
                 buffers: Buffers::default(),
+                crew: Crew::default(),
+                retire: AtomicBool::new(false),
                 config,
                 access_log,
                 stopping: AtomicBool::new(false),
@@ -299,11 +306,50 @@ fn dispatch(ready: Ready, shared: &Arc<Shared>) {
             return;
         }
     };
-    let shared = shared.clone();
+    spawn_worker(ready, shared);
+}
+
+/// Starts a request coroutine for `ready`, enlisted in the crew.
+fn spawn_worker(ready: Ready, shared: &Arc<Shared>) {
+    let note = Arc::new(Note::default());
+    let (worker_shared, worker_note) = (shared.clone(), note.clone());
     // Safety (may's rule for spawn): the coroutine owns all it uses.
-    let spawned = unsafe { may::coroutine::Builder::new().spawn(move || connection::serve(ready, &shared)) };
-    if let Err(e) = spawned {
-        log::error!("cannot start a request coroutine: {e}");
+    let spawned =
+        unsafe { may::coroutine::Builder::new().spawn(move || connection::serve(ready, &worker_shared, &worker_note)) };
+    match spawned {
+        Ok(handle) => shared.crew.enlist(handle, note),
+        Err(e) => log::error!("cannot start a request coroutine: {e}"),
+    }
+}
+
+/// Cleans up after request coroutines that died (see `crew`): the client's connection is
+/// shut, the request named, the places given back, and the process asks to retire.
+fn mourn(shared: &Arc<Shared>) {
+    for casualty in shared.crew.check() {
+        let request = casualty.current.as_ref().map_or("-", |c| c.request.as_str());
+        match &casualty.death {
+            Death::Overflow => {
+                log::error!(
+                    "Error handling request {request}: the request coroutine overflowed its {} KiB stack \
+                     (raise --stack-size); connection closed, its frames abandoned",
+                    shared.config.stack_size / 1024
+                );
+                if let Some(c) = &casualty.current {
+                    // The socket belongs to the abandoned frames: shut it so the client
+                    // sees the end at once, but leave the fd (nothing will close it).
+                    // Safety: shutdown on an fd we know is still open.
+                    unsafe { libc::shutdown(c.fd, libc::SHUT_RDWR) };
+                }
+            }
+            Death::Panic(why) => log::error!("Error handling request {request}: the request coroutine panicked: {why}"),
+        }
+        if let Some(c) = &casualty.current {
+            shared.rooms[c.room].forget(c.token);
+        }
+        if let Some(ready) = shared.pool.abandon() {
+            spawn_worker(ready, shared);
+        }
+        shared.retire.store(true, Ordering::Release);
     }
 }
 
@@ -333,6 +379,7 @@ fn sweep_loop(shared: std::sync::Weak<Shared>) {
         for room in &shared.rooms {
             room.wake();
         }
+        mourn(&shared);
     }
 }
 
@@ -374,6 +421,12 @@ impl ServerHandle {
     /// being served.
     pub fn connections(&self) -> usize {
         self.shared.census.open()
+    }
+
+    /// A request coroutine was lost to a stack overflow: its frames (and the memory and
+    /// socket they hold) are abandoned, so a worker process should be replaced.
+    pub fn must_retire(&self) -> bool {
+        self.shared.retire.load(Ordering::Acquire)
     }
 
     /// Requests being handled right now (places taken in the pool).

@@ -172,6 +172,23 @@ impl<T> Pool<T> {
         }
     }
 
+    /// A worker died without giving its place back (its stack overflowed): the place
+    /// goes to the next queued work, returned for a new worker, or is freed.
+    pub fn abandon(&self) -> Option<T> {
+        let mut state = self.lock();
+        if let Some(work) = state.queue.pop_front() {
+            return Some(work);
+        }
+        let running = state.running.saturating_sub(1);
+        self.set_running(&mut state, running);
+        drop(state);
+        if running == 0 {
+            let _guard = self.idle_lock.lock();
+            self.idle_signal.notify_all();
+        }
+        None
+    }
+
     /// No more work will come: parked workers end, finishing ones do not park.
     pub fn close(&self) {
         let parked = {

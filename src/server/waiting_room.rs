@@ -65,6 +65,11 @@ pub(crate) struct Token {
 }
 
 impl Token {
+    #[cfg(test)]
+    pub fn new(index: u32, generation: u32) -> Token {
+        Token { index, generation }
+    }
+
     fn epoll_data(self) -> u64 {
         (u64::from(self.generation) << 32) | u64::from(self.index)
     }

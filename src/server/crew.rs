@@ -1,0 +1,180 @@
+//! The crew: every request coroutine of a server, watched so that one that dies without
+//! finishing (its stack overflowed) never hangs a client or loses a place in the pool.
+//!
+//! A stackful coroutine has a fixed stack. Application code that recurses too deep (a
+//! request whose JSON nests a few hundred levels, say) runs into the guard page below it;
+//! may's generator catches the fault and ends the coroutine on the spot, without unwinding:
+//! nothing of its frames is dropped, so the client's socket, the pool place and the
+//! connection's entry in the waiting room would stay taken for ever, and a graceful stop
+//! would wait its whole timeout.
+//!
+//! So each request coroutine keeps a [`Note`] of what it is doing (the connection's fd and
+//! place, the request line), and the sweeper calls [`Crew::check`] every tick: a coroutine
+//! that ended without saying so is mourned here. The client's socket is shut (it sees the
+//! connection close at once; the fd itself stays with the abandoned frames), the request is
+//! named in the error log, the waiting room and the pool get their places back, and the
+//! server asks to be retired: a worker process is replaced by its master, a single process
+//! goes on serving and says what leaked.
+
+use std::any::Any;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::waiting_room::Token;
+
+/// What a request coroutine is doing, as far as the crew must know to clean up after it.
+#[derive(Default)]
+pub(crate) struct Note {
+    current: Mutex<Option<Current>>,
+    /// The coroutine ended as it should (its place given back already).
+    ended: AtomicBool,
+}
+
+/// The connection a request coroutine serves.
+pub(crate) struct Current {
+    pub room: usize,
+    pub token: Token,
+    pub fd: RawFd,
+    /// The request line being served, for the error log.
+    pub request: String,
+}
+
+impl Note {
+    fn lock(&self) -> MutexGuard<'_, Option<Current>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serving a connection now.
+    pub fn connection(&self, room: usize, token: Token, fd: RawFd) {
+        *self.lock() = Some(Current {
+            room,
+            token,
+            fd,
+            request: String::new(),
+        });
+    }
+
+    /// Serving this request (the line is copied into a reused string).
+    pub fn request(&self, line: &[u8]) {
+        if let Some(current) = self.lock().as_mut() {
+            current.request.clear();
+            current.request.push_str(&String::from_utf8_lossy(line));
+        }
+    }
+
+    /// The connection went home or closed.
+    pub fn idle(&self) {
+        *self.lock() = None;
+    }
+
+    /// The coroutine is ending normally.
+    pub fn ended(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+}
+
+/// How a request coroutine died.
+pub(crate) enum Death {
+    /// Its stack overflowed: its frames were abandoned, nothing of them dropped.
+    Overflow,
+    /// A panic outside the application's own (which is caught per request): its frames
+    /// were unwound, so the socket is already closed.
+    Panic(String),
+}
+
+/// A request coroutine that died: what it was serving, and how.
+pub(crate) struct Casualty {
+    pub current: Option<Current>,
+    pub death: Death,
+}
+
+/// Every request coroutine of one server.
+#[derive(Default)]
+pub(crate) struct Crew {
+    members: Mutex<Vec<(may::coroutine::JoinHandle<()>, Arc<Note>)>>,
+}
+
+impl Crew {
+    pub fn enlist(&self, handle: may::coroutine::JoinHandle<()>, note: Arc<Note>) {
+        self.members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((handle, note));
+    }
+
+    /// Forgets the coroutines that ended, and returns those that died.
+    pub fn check(&self) -> Vec<Casualty> {
+        let finished: Vec<_> = {
+            let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            let (done, alive): (Vec<_>, Vec<_>) = members.drain(..).partition(|(h, _)| h.is_done());
+            *members = alive;
+            done
+        };
+        let mut dead = Vec::new();
+        for (handle, note) in finished {
+            if note.ended.load(Ordering::Acquire) {
+                continue;
+            }
+            let death = match handle.join() {
+                Err(payload) => death_of(payload.as_ref()),
+                Ok(()) => Death::Panic("ended without giving its place back".to_owned()),
+            };
+            dead.push(Casualty {
+                current: note.lock().take(),
+                death,
+            });
+        }
+        dead
+    }
+}
+
+/// A panic carries text; an overflow carries the generator's own error value.
+fn death_of(payload: &(dyn Any + Send)) -> Death {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        Death::Panic((*s).to_owned())
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        Death::Panic(s.clone())
+    } else {
+        Death::Overflow
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_coroutine_that_ends_normally_is_not_mourned_and_one_that_panics_is() {
+        let crew = Crew::default();
+        for fail in [false, true] {
+            let note = Arc::new(Note::default());
+            let n = note.clone();
+            // Safety (may's rule for spawn): the coroutine owns all it uses.
+            let handle = unsafe {
+                may::coroutine::spawn(move || {
+                    n.connection(0, Token::new(7, 1), -1);
+                    n.request(b"GET /x HTTP/1.1");
+                    if fail {
+                        panic!("boom");
+                    }
+                    n.idle();
+                    n.ended();
+                })
+            };
+            crew.enlist(handle, note);
+        }
+        let mut dead = Vec::new();
+        for _ in 0..500 {
+            dead.extend(crew.check());
+            if crew.members.lock().unwrap().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert_eq!(dead.len(), 1);
+        let current = dead[0].current.as_ref().expect("it was serving");
+        assert_eq!(current.request, "GET /x HTTP/1.1");
+        assert!(matches!(&dead[0].death, Death::Panic(m) if m == "boom"));
+    }
+}
