@@ -170,8 +170,15 @@ impl Stream {
         }
     }
 
-    /// Writes what the socket takes now; `WouldBlock` when it takes nothing.
+    /// Writes what the socket takes now; `WouldBlock` when it takes nothing. One piece
+    /// goes out with `send`, which costs the kernel less than `writev`.
     pub fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let [one] = bufs {
+            return match self {
+                Stream::Tcp(s) => (&*s).write(one),
+                Stream::Unix(s) => (&*s).write(one),
+            };
+        }
         match self {
             Stream::Tcp(s) => (&*s).write_vectored(bufs),
             Stream::Unix(s) => (&*s).write_vectored(bufs),
