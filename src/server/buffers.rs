@@ -15,7 +15,7 @@ use crate::wsgi::exchange::WBUF_SOFT;
 pub(crate) const RBUF_SIZE: usize = 16 * 1024;
 
 /// How many spare buffers of each kind a process keeps.
-const KEEP: usize = 256;
+const KEEP: usize = 64;
 
 /// Spare read and write buffers, shared by the waiting rooms and the request coroutines.
 #[derive(Default)]

@@ -417,7 +417,25 @@ impl<'s> Worker<'s> {
             room.unwatch(stream);
             *unwatched = true;
         }
-        x.io.stay(deadline)
+        // Nothing is buffered: the buffers wait in the free lists, not with the connection,
+        // so a burst of connections that each stay holds no buffer memory meanwhile.
+        // (A partial pipelined head stays where it is.)
+        if x.rbuf.as_ref().is_some_and(|rb| rb.pos >= rb.end) {
+            if let Some(rb) = x.rbuf.take() {
+                shared.buffers.give_read(rb.buf);
+            }
+        }
+        shared.buffers.give_write(std::mem::take(&mut x.wbuf));
+        let woken = x.io.stay(deadline);
+        if x.rbuf.is_none() {
+            x.rbuf = Some(ReadBuf {
+                buf: shared.buffers.read_buf(),
+                pos: 0,
+                end: 0,
+            });
+        }
+        x.wbuf = shared.buffers.write_buf();
+        woken
     }
 }
 
