@@ -20,7 +20,7 @@
 //! no whitespace anywhere. CONNECT is 501. The whole head is at most `Limits::head_total`.
 
 pub mod body;
-mod grammar;
+pub(crate) mod grammar;
 pub mod request;
 pub mod response;
 

@@ -6,7 +6,12 @@
 //! request takes one from the list, hands it back when its connection goes idle, and the
 //! list keeps what was in use at once lately (up to a cap): every second, the buffers
 //! that lay unused in the list the whole second are freed.
+//!
+//! In front of the shared lists each scheduler thread keeps a few buffers of its own, so
+//! a busy keep-alive loop, which takes and gives back its buffers on every request, does it
+//! without a lock.
 
+use std::cell::RefCell;
 use std::sync::Mutex;
 
 use crate::wsgi::exchange::WBUF_SOFT;
@@ -16,6 +21,14 @@ pub(crate) const RBUF_SIZE: usize = 16 * 1024;
 
 /// How many spare buffers of each kind a process keeps.
 const KEEP: usize = 64;
+/// How many of each kind a scheduler thread keeps to itself.
+const LOCAL_KEEP: usize = 4;
+
+thread_local! {
+    /// This thread's own spare (read, write) buffers. Taken and given back without a
+    /// yield in between, so a coroutine moving between threads does no harm.
+    static LOCAL: RefCell<(Vec<Vec<u8>>, Vec<Vec<u8>>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 /// Spare read and write buffers, shared by the waiting rooms and the request coroutines.
 #[derive(Default)]
@@ -52,6 +65,23 @@ impl Spares {
     }
 }
 
+/// Keeps `buf` in this thread's list if it has room; otherwise hands it back.
+fn keep_local(
+    buf: Vec<u8>,
+    list: impl FnOnce(&mut (Vec<Vec<u8>>, Vec<Vec<u8>>)) -> &mut Vec<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let list = list(&mut l);
+        if list.len() < LOCAL_KEEP {
+            list.push(buf);
+            None
+        } else {
+            Some(buf)
+        }
+    })
+}
+
 fn lock(m: &Mutex<Spares>) -> std::sync::MutexGuard<'_, Spares> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -59,28 +89,36 @@ fn lock(m: &Mutex<Spares>) -> std::sync::MutexGuard<'_, Spares> {
 impl Buffers {
     /// A read buffer of `RBUF_SIZE` bytes (contents unspecified).
     pub fn read_buf(&self) -> Vec<u8> {
-        let spare = lock(&self.read).pop();
-        spare.unwrap_or_else(|| vec![0; RBUF_SIZE])
+        let local = LOCAL.with(|l| l.borrow_mut().0.pop());
+        local
+            .or_else(|| lock(&self.read).pop())
+            .unwrap_or_else(|| vec![0; RBUF_SIZE])
     }
 
     /// An empty write buffer with room for a head and a small body.
     pub fn write_buf(&self) -> Vec<u8> {
-        let spare = lock(&self.write).pop();
-        spare.unwrap_or_else(|| Vec::with_capacity(WBUF_SOFT))
+        let local = LOCAL.with(|l| l.borrow_mut().1.pop());
+        local
+            .or_else(|| lock(&self.write).pop())
+            .unwrap_or_else(|| Vec::with_capacity(WBUF_SOFT))
     }
 
     /// Takes back a read buffer; one grown for a large head is freed instead, so the
-    /// list never pins more than `KEEP` ordinary buffers.
+    /// lists never pin more than `KEEP` ordinary buffers.
     pub fn give_read(&self, buf: Vec<u8>) {
         if buf.len() == RBUF_SIZE {
-            lock(&self.read).push(buf);
+            if let Some(buf) = keep_local(buf, |l| &mut l.0) {
+                lock(&self.read).push(buf);
+            }
         }
     }
 
     pub fn give_write(&self, mut buf: Vec<u8>) {
         if buf.capacity() <= 4 * WBUF_SOFT {
             buf.clear();
-            lock(&self.write).push(buf);
+            if let Some(buf) = keep_local(buf, |l| &mut l.1) {
+                lock(&self.write).push(buf);
+            }
         }
     }
 }
@@ -99,6 +137,14 @@ impl Buffers {
 mod tests {
     use super::*;
 
+    /// Fills this thread's own lists, so what is given next goes to the shared ones.
+    fn fill_local(buffers: &Buffers) {
+        for _ in 0..LOCAL_KEEP {
+            buffers.give_read(vec![0; RBUF_SIZE]);
+            buffers.give_write(Vec::with_capacity(WBUF_SOFT));
+        }
+    }
+
     #[test]
     fn buffers_circulate_and_oversized_ones_are_dropped() {
         let buffers = Buffers::default();
@@ -108,8 +154,15 @@ mod tests {
         buffers.give_read(r);
         let again = buffers.read_buf();
         assert_eq!(again.as_ptr(), ptr, "the same buffer comes back");
+        fill_local(&buffers);
         buffers.give_read(vec![0; RBUF_SIZE * 2]);
-        assert_eq!(lock(&buffers.read).list.len(), 0);
+        assert_eq!(lock(&buffers.read).list.len(), 0, "an oversized buffer is not kept");
+        buffers.give_read(again);
+        assert_eq!(
+            lock(&buffers.read).list.len(),
+            1,
+            "past the thread's own, the shared list"
+        );
         let mut w = buffers.write_buf();
         w.extend_from_slice(b"abc");
         buffers.give_write(w);
@@ -119,14 +172,16 @@ mod tests {
     #[test]
     fn trim_frees_what_lay_unused_since_the_last_trim() {
         let buffers = Buffers::default();
-        let (a, b) = (buffers.read_buf(), buffers.read_buf());
-        buffers.give_read(a);
-        buffers.give_read(b);
+        fill_local(&buffers);
+        buffers.give_read(vec![0; RBUF_SIZE]);
+        buffers.give_read(vec![0; RBUF_SIZE]);
+        lock(&buffers.write).list.clear();
+        lock(&buffers.read).low = 0;
         assert!(!buffers.trim());
         // Both had been in use since the list began: kept.
         assert_eq!(lock(&buffers.read).list.len(), 2);
-        let c = buffers.read_buf();
-        buffers.give_read(c);
+        let c = lock(&buffers.read).pop().unwrap();
+        lock(&buffers.read).push(c);
         assert!(buffers.trim());
         // One stayed in the list the whole time: freed.
         assert_eq!(lock(&buffers.read).list.len(), 1);

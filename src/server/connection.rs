@@ -39,7 +39,7 @@ use super::waiting_room::{client_timeout, Homecoming, Ready, WaitingRoom};
 use super::Shared;
 use crate::http::response::push_error;
 use crate::http::{parse_head, Decoder, Head, HttpError};
-use crate::wsgi::exchange::{Exchange, Expect, ReadBuf, Transport};
+use crate::wsgi::exchange::{Exchange, Expect, ReadBuf, Transport, WBUF_SOFT};
 use crate::wsgi::{Body, ConnInfo, Environ, ExcInfoAbort, Input, RequestInfo, SendError, StartResponse};
 
 /// How long a coroutine stays with a just-served connection for its next request before
@@ -47,6 +47,9 @@ use crate::wsgi::{Body, ConnInfo, Environ, ExcInfoAbort, Input, RequestInfo, Sen
 /// hello-world benchmark: a trip through the waiting room per request cost about 20 % of
 /// the throughput; a busy client's next request comes well within this.
 const STAY: Duration = Duration::from_millis(100);
+/// The stay as a deadline on the sweeper's clock, which is up to a tick behind: a tick
+/// more, so that no stay is cut short by a stale clock.
+const STAY_MS: u64 = (STAY.as_millis() + SWEEP.as_millis()) as u64;
 
 /// How long and how much a lingering close reads before it gives up.
 const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -299,7 +302,9 @@ impl<'s> Worker<'s> {
             let mut x = self.x.borrow_mut();
             x.io.stream = Some(stream);
             x.rbuf = Some(rbuf);
-            x.wbuf = shared.buffers.write_buf();
+            if x.wbuf.capacity() == 0 {
+                x.wbuf = shared.buffers.write_buf();
+            }
         }
         self.environ.set_conn_info(info);
         // Whether the socket may hold more than was read: the last read filled the buffer.
@@ -329,13 +334,13 @@ impl<'s> Worker<'s> {
                 }
             }
             have_head = false;
-            self.note_request(note);
             match handle_request(
                 &self.gateway,
                 &mut self.environ,
                 &mut self.start_response,
                 &self.head,
                 shared,
+                note,
             ) {
                 Next::KeepAlive => {}
                 other => break other,
@@ -356,7 +361,12 @@ impl<'s> Worker<'s> {
         let mut x = self.x.borrow_mut();
         // A refusal's answer may still be queued.
         let _ = x.flush();
-        shared.buffers.give_write(std::mem::take(&mut x.wbuf));
+        // The write buffer stays with this coroutine (only what was written of it is
+        // memory); one grown for a large response goes back.
+        if x.wbuf.capacity() > 4 * WBUF_SOFT {
+            shared.buffers.give_write(std::mem::take(&mut x.wbuf));
+        }
+        x.wbuf.clear();
         let rb = x.rbuf.take().unwrap_or_default();
         let partial = &rb.buf[rb.pos.min(rb.end)..rb.end];
         match next {
@@ -387,14 +397,6 @@ impl<'s> Worker<'s> {
         shared.buffers.give_read(rb.buf);
     }
 
-    /// Tells the crew which request is being served (see `crew`).
-    fn note_request(&self, note: &Note) {
-        let x = self.x.borrow();
-        if let Some(rb) = &x.rbuf {
-            note.request(self.head.request_line.get(&rb.buf[rb.pos..]));
-        }
-    }
-
     /// After a response, with nothing of a next request buffered or on the socket: stay
     /// with the connection for up to [`STAY`] (parked on the socket alone, out of the
     /// waiting room's epoll set) before going home. A busy keep-alive client's next
@@ -406,9 +408,7 @@ impl<'s> Worker<'s> {
         if STAY.is_zero() || shared.stopping.load(Ordering::Relaxed) || shared.config.keep_alive.is_zero() {
             return false;
         }
-        // The sweeper's clock is up to a tick behind: a tick more, so that no stay is cut
-        // short by a stale clock.
-        let deadline = *until.get_or_insert_with(|| shared.timeouts.deadline_in(STAY + SWEEP));
+        let deadline = *until.get_or_insert_with(|| shared.timeouts.now_ms() + STAY_MS);
         let mut x = self.x.borrow_mut();
         if !*unwatched {
             let Ok(stream) = x.io.stream() else {
@@ -417,15 +417,15 @@ impl<'s> Worker<'s> {
             room.unwatch(stream);
             *unwatched = true;
         }
-        // Nothing is buffered: the buffers wait in the free lists, not with the connection,
-        // so a burst of connections that each stay holds no buffer memory meanwhile.
+        // Nothing is buffered: the read buffer (16 KiB, all of it touched) waits in the
+        // free list, not with the connection, so a burst of connections that each stay
+        // holds no buffer memory meanwhile.
         // (A partial pipelined head stays where it is.)
         if x.rbuf.as_ref().is_some_and(|rb| rb.pos >= rb.end) {
             if let Some(rb) = x.rbuf.take() {
                 shared.buffers.give_read(rb.buf);
             }
         }
-        shared.buffers.give_write(std::mem::take(&mut x.wbuf));
         let woken = x.io.stay(deadline);
         if x.rbuf.is_none() {
             x.rbuf = Some(ReadBuf {
@@ -434,7 +434,6 @@ impl<'s> Worker<'s> {
                 end: 0,
             });
         }
-        x.wbuf = shared.buffers.write_buf();
         woken
     }
 }
@@ -525,6 +524,7 @@ fn handle_request(
     start_response: &mut StartResponse,
     head: &Head,
     shared: &Shared,
+    note: &Note,
 ) -> Next {
     let cfg = &shared.config;
     let started = shared.access_log.as_ref().map(|_| Instant::now());
@@ -537,6 +537,8 @@ fn handle_request(
         let head_bytes = &rb.buf[rb.pos..rb.pos + head.len];
         is_head = head.is_head_method(head_bytes);
         environ.begin(head_bytes, head);
+        // The crew's note of what is being served (see `crew`): where the line is.
+        note.request(environ.request_line());
         rb.pos += head.len;
         c.decoder = Decoder::new(head.framing);
         c.expect = if head.expect_continue {

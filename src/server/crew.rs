@@ -18,7 +18,7 @@
 
 use std::any::Any;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::waiting_room::Token;
@@ -27,6 +27,11 @@ use super::waiting_room::Token;
 #[derive(Default)]
 pub(crate) struct Note {
     current: Mutex<Option<Current>>,
+    /// The request line being served: where the environ keeps it. Two stores per request
+    /// instead of a copy; read only once the coroutine died of an overflow, when its frames
+    /// (and the environ's heap memory they own) are abandoned for good, never freed.
+    line: AtomicPtr<u8>,
+    line_len: AtomicUsize,
     /// The coroutine ended as it should (its place given back already).
     ended: AtomicBool,
 }
@@ -36,7 +41,7 @@ pub(crate) struct Current {
     pub room: usize,
     pub token: Token,
     pub fd: RawFd,
-    /// The request line being served, for the error log.
+    /// The request line being served, for the error log (filled in by the crew).
     pub request: String,
 }
 
@@ -55,17 +60,29 @@ impl Note {
         });
     }
 
-    /// Serving this request (the line is copied into a reused string).
+    /// Serving this request; `line` must stay where it is until the next call (the
+    /// environ's copy of the head does).
     pub fn request(&self, line: &[u8]) {
-        if let Some(current) = self.lock().as_mut() {
-            current.request.clear();
-            current.request.push_str(&String::from_utf8_lossy(line));
-        }
+        self.line_len.store(line.len(), Ordering::Relaxed);
+        self.line.store(line.as_ptr().cast_mut(), Ordering::Release);
     }
 
     /// The connection went home or closed.
     pub fn idle(&self) {
+        self.line.store(std::ptr::null_mut(), Ordering::Release);
         *self.lock() = None;
+    }
+
+    /// The request line of a coroutine that overflowed.
+    fn abandoned_request(&self) -> String {
+        let ptr = self.line.load(Ordering::Acquire);
+        if ptr.is_null() {
+            return "-".to_owned();
+        }
+        // Safety: the coroutine is dead without having unwound: the environ that owns
+        // these bytes is never dropped, so they stay valid (see the field's comment).
+        let line = unsafe { std::slice::from_raw_parts(ptr, self.line_len.load(Ordering::Relaxed)) };
+        String::from_utf8_lossy(line).into_owned()
     }
 
     /// The coroutine is ending normally.
@@ -120,10 +137,11 @@ impl Crew {
                 Err(payload) => death_of(payload.as_ref()),
                 Ok(()) => Death::Panic("ended without giving its place back".to_owned()),
             };
-            dead.push(Casualty {
-                current: note.lock().take(),
-                death,
-            });
+            let mut current = note.lock().take();
+            if let (Some(c), Death::Overflow) = (current.as_mut(), &death) {
+                c.request = note.abandoned_request();
+            }
+            dead.push(Casualty { current, death });
         }
         dead
     }
@@ -173,8 +191,8 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         assert_eq!(dead.len(), 1);
-        let current = dead[0].current.as_ref().expect("it was serving");
-        assert_eq!(current.request, "GET /x HTTP/1.1");
+        // A panic unwound the frames: the connection is known, its request line is not read.
+        assert!(dead[0].current.is_some(), "it was serving");
         assert!(matches!(&dead[0].death, Death::Panic(m) if m == "boom"));
     }
 }

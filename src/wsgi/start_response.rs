@@ -17,6 +17,7 @@ use std::io;
 use std::rc::Rc;
 
 use super::exchange::{Exchange, Expect};
+use crate::http::grammar::is_tchar;
 use crate::http::response::{push_date, push_decimal, push_error, status_has_body, ChunkLine, LAST_CHUNK};
 
 /// What the request asked of the response; set by the connection loop per request.
@@ -115,10 +116,6 @@ const HOP_BY_HOP: &[&str] = &[
     "transfer-encoding",
     "upgrade",
 ];
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 /// Control bytes other than HTAB: never allowed in a status or a header value, so a CR or LF
 /// cannot end a line early and inject headers.
