@@ -24,10 +24,13 @@ const KEEP: usize = 64;
 /// How many of each kind a scheduler thread keeps to itself.
 const LOCAL_KEEP: usize = 4;
 
+/// A thread's own spare buffers: (read, write).
+type LocalSpares = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 thread_local! {
-    /// This thread's own spare (read, write) buffers. Taken and given back without a
-    /// yield in between, so a coroutine moving between threads does no harm.
-    static LOCAL: RefCell<(Vec<Vec<u8>>, Vec<Vec<u8>>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// This thread's own spare buffers. Taken and given back without a yield in between,
+    /// so a coroutine moving between threads does no harm.
+    static LOCAL: RefCell<LocalSpares> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Spare read and write buffers, shared by the waiting rooms and the request coroutines.

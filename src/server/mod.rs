@@ -15,6 +15,7 @@ pub(crate) mod connection;
 pub(crate) mod crew;
 pub(crate) mod net;
 pub(crate) mod pool;
+pub(crate) mod stack_guard;
 pub(crate) mod timeouts;
 pub(crate) mod waiting_room;
 
@@ -53,8 +54,7 @@ pub struct ServerConfig {
     /// Most requests one process handles at once: the pool (eventlet's
     /// `GreenPool(size)`, Glance's `threads=1000`). Complete heads beyond it queue.
     pub pool_size: usize,
-    /// Stack of each request coroutine, in bytes. may's setting is per process, so the
-    /// last server started in a process sets it for all.
+    /// Stack of each request coroutine, in bytes (the application runs on it).
     pub stack_size: usize,
     /// How long an idle keep-alive connection waits for its next request; 0 turns
     /// keep-alive off.
@@ -260,10 +260,6 @@ impl Server {
         let addr = self.addr;
         let shared = self.shared.clone();
         let listener = self.listener;
-        let words = shared.config.stack_size.max(16 * 1024) / std::mem::size_of::<usize>();
-        if may::config().get_stack_size() != words {
-            may::config().set_stack_size(words);
-        }
         let sweeper_shared = Arc::downgrade(&self.shared);
         // Safety (may's rule for spawn): the sweeper owns all it uses.
         unsafe {
@@ -313,9 +309,15 @@ fn dispatch(ready: Ready, shared: &Arc<Shared>) {
 fn spawn_worker(ready: Ready, shared: &Arc<Shared>) {
     let note = Arc::new(Note::default());
     let (worker_shared, worker_note) = (shared.clone(), note.clone());
+    // A stack of the configured size, and never one may caches: see `stack_guard`.
+    let words = stack_guard::worker_stack_words(shared.config.stack_size);
     // Safety (may's rule for spawn): the coroutine owns all it uses.
-    let spawned =
-        unsafe { may::coroutine::Builder::new().spawn(move || connection::serve(ready, &worker_shared, &worker_note)) };
+    let spawned = unsafe {
+        may::coroutine::Builder::new().stack_size(words).spawn(move || {
+            let _guard = stack_guard::Guard::watch(words);
+            connection::serve(ready, &worker_shared, &worker_note)
+        })
+    };
     match spawned {
         Ok(handle) => shared.crew.enlist(handle, note),
         Err(e) => log::error!("cannot start a request coroutine: {e}"),
