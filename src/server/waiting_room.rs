@@ -536,31 +536,37 @@ impl Lobby {
     /// close an idle connection at any moment, and clients retry; a slow head or a
     /// request in flight is never chosen.
     fn longest_idle(&self) -> Option<(usize, Token, Box<Home>)> {
-        let mut best: Option<(u64, usize, usize)> = None;
+        // Another room may take the one found first: look again, a few times.
+        (0..3).find_map(|_| self.take_longest_idle())
+    }
+
+    fn take_longest_idle(&self) -> Option<(usize, Token, Box<Home>)> {
+        let mut best: Option<(u64, usize, Token)> = None;
         for (r, room) in self.shared.rooms.iter().enumerate() {
             let slab = room.lock();
             for (i, e) in slab.entries.iter().enumerate() {
                 if let State::Home(h) = &e.state {
                     if h.reusable && best.is_none_or(|(since, _, _)| h.since < since) {
-                        best = Some((h.since, r, i));
+                        let token = Token {
+                            index: i as u32,
+                            generation: e.generation,
+                        };
+                        best = Some((h.since, r, token));
                     }
                 }
             }
         }
-        let (_, r, index) = best?;
+        let (_, r, token) = best?;
+        // Between the look and the taking, another room may have chosen the same one, and
+        // its place gone to a new connection: take it only if it is still that idle one.
         let mut slab = self.shared.rooms[r].lock();
-        let entry = &mut slab.entries[index];
-        let token = Token {
-            index: index as u32,
-            generation: entry.generation,
-        };
+        let entry = slab.entry(token)?;
+        if !matches!(&entry.state, State::Home(h) if h.reusable) {
+            return None;
+        }
         match std::mem::replace(&mut entry.state, State::Away { event: false }) {
             State::Home(home) => Some((r, token, home)),
-            other => {
-                // It left between the two looks: leave it be.
-                entry.state = other;
-                None
-            }
+            _ => None,
         }
     }
 
