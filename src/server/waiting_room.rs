@@ -892,3 +892,25 @@ fn display_addr(addr: &str) -> &str {
         addr
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle connection costs the process, besides the kernel's socket: these sizes
+    /// are quoted in the README; the test keeps them true.
+    #[test]
+    fn an_idle_connection_is_a_slab_entry_and_a_small_box() {
+        assert!(std::mem::size_of::<Entry>() <= 24, "{}", std::mem::size_of::<Entry>());
+        assert!(std::mem::size_of::<Home>() <= 240, "{}", std::mem::size_of::<Home>());
+    }
+
+    #[test]
+    fn tokens_round_trip_through_epoll_data() {
+        for (index, generation) in [(0, 0), (7, 1), (u32::MAX - 1, u32::MAX)] {
+            let token = Token::new(index, generation);
+            assert_eq!(Token::from_epoll_data(token.epoll_data()), token);
+            assert_ne!(token.epoll_data(), LISTENER);
+        }
+    }
+}
