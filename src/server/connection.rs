@@ -20,11 +20,9 @@
 //! register the socket with may and park on it ([`Socket`]), so a slow client delays
 //! nobody else and a fast one costs no registration at all.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,9 +36,10 @@ use super::timeouts::{Timeouts, Watch, SWEEP};
 use super::waiting_room::{client_timeout, Homecoming, Ready, WaitingRoom};
 use super::Shared;
 use crate::http::response::push_error;
-use crate::http::{parse_head, Decoder, Head, HttpError};
-use crate::wsgi::exchange::{Exchange, Expect, ReadBuf, Transport, WBUF_SOFT};
-use crate::wsgi::{Body, ConnInfo, Environ, ExcInfoAbort, Input, RequestInfo, SendError, StartResponse};
+use crate::http::{parse_head, Head, HttpError};
+use crate::wsgi::exchange::{Exchange, ReadBuf, Transport, WBUF_SOFT};
+use crate::wsgi::gateway;
+use crate::wsgi::{ConnInfo, Environ, StartResponse};
 
 /// How long a coroutine stays with a just-served connection for its next request before
 /// it goes home to the waiting room (kept by the sweeper: 0.1 to 0.3 s). Measured on the
@@ -518,8 +517,10 @@ enum Next {
     Linger,
 }
 
+/// One request through the application (see `wsgi::gateway`), with what the server adds:
+/// the request count, the crew's note, the access log, and the keep-alive decision.
 fn handle_request(
-    core: &Rc<RefCell<Exchange>>,
+    x: &Rc<RefCell<Exchange>>,
     environ: &mut Environ,
     start_response: &mut StartResponse,
     head: &Head,
@@ -528,190 +529,34 @@ fn handle_request(
 ) -> Next {
     let cfg = &shared.config;
     let started = shared.access_log.as_ref().map(|_| Instant::now());
-    let is_head;
-    {
-        let mut c = core.borrow_mut();
-        let Some(rb) = c.rbuf.as_mut() else {
-            return Next::Close;
-        };
-        let head_bytes = &rb.buf[rb.pos..rb.pos + head.len];
-        is_head = head.is_head_method(head_bytes);
-        environ.begin(head_bytes, head);
-        // The crew's note of what is being served (see `crew`): where the line is.
-        note.request(environ.request_line());
-        rb.pos += head.len;
-        c.decoder = Decoder::new(head.framing);
-        c.expect = if head.expect_continue {
-            Expect::Pending
-        } else {
-            Expect::No
-        };
-        c.head_sent = false;
-        c.body_error = None;
-        c.body_broken = false;
-    }
-    let Some(input) = Input::attach(core) else {
-        return Next::Close;
-    };
-    environ.set_input(input);
-    start_response.begin(RequestInfo {
-        head: is_head,
-        http10: head.minor_version == 0,
-        keep_alive: head.keep_alive && !cfg.keep_alive.is_zero() && !shared.stopping.load(Ordering::Relaxed),
-        keep_alive_requested: head.keep_alive_requested,
-    });
-
     shared.requests.fetch_add(1, Ordering::Relaxed);
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let body = shared.app.call(environ, start_response);
-        send_response(start_response, body)
-    }));
-    let mut close = false;
-    match result {
-        Ok(Ok(())) => {}
-        Ok(Err(SendError::Io(e))) => {
-            log::debug!("client {} went away: {e}", environ.get_or("REMOTE_ADDR", "-"));
-            close = true;
-        }
-        Ok(Err(SendError::Replaced)) => close = true,
-        Ok(Err(SendError::App(msg))) => {
-            log::error!("Error handling request {}: {msg}", request_line(environ));
-            start_response.send_error(500, "the application broke the WSGI contract");
-            close = true;
-        }
-        Err(payload) => {
-            close = true;
-            let msg = panic_message(payload.as_ref());
-            if payload.is::<ExcInfoAbort>() {
-                log::error!(
-                    "Error after the response started, connection cut: {}: {msg}",
-                    request_line(environ)
-                );
-            } else {
-                log::error!(
-                    "Error handling request {}: application panicked: {msg}",
-                    request_line(environ)
-                );
-                let detail = if cfg.debug {
-                    msg.as_str()
-                } else {
-                    "the server could not complete the request"
-                };
-                start_response.send_error(500, detail);
-            }
-        }
-    }
-    let mut next = if close || start_response.must_close {
-        Next::Close
-    } else {
-        Next::KeepAlive
+    let settings = gateway::Settings {
+        keep_alive: !cfg.keep_alive.is_zero() && !shared.stopping.load(Ordering::Relaxed),
+        debug: cfg.debug,
+        max_drain: cfg.max_drain,
     };
-    if let (Some(log), Some(started)) = (&shared.access_log, started) {
-        let forwarded = if cfg.log_x_forwarded_for {
-            environ.get("HTTP_X_FORWARDED_FOR")
-        } else {
-            None
-        };
-        log.log(
-            environ.get_or("REMOTE_ADDR", "-"),
-            forwarded,
-            environ.request_line(),
-            start_response.status_code,
-            start_response.body_bytes,
-            started.elapsed(),
-        );
-    }
-    // Dropping wsgi.input hands the read buffer back to the connection.
-    environ.end();
-
-    // What the app did not read of the body must not be parsed as the next request.
-    let (failed, expect_pending) = {
-        let c = core.borrow();
-        (c.body_error.is_some() || c.body_broken, c.expect == Expect::Pending)
+    // The crew's note of what is being served (see `crew`): where the line is.
+    let begun = |environ: &Environ| note.request(environ.request_line());
+    let ended = |environ: &Environ, start_response: &StartResponse| {
+        if let (Some(log), Some(started)) = (&shared.access_log, started) {
+            let forwarded = if cfg.log_x_forwarded_for {
+                environ.get("HTTP_X_FORWARDED_FOR")
+            } else {
+                None
+            };
+            log.log(
+                environ.get_or("REMOTE_ADDR", "-"),
+                forwarded,
+                environ.request_line(),
+                start_response.status_code,
+                start_response.body_bytes,
+                started.elapsed(),
+            );
+        }
     };
-    if failed {
-        return Next::Linger;
-    }
-    if let Some(mut input) = Input::attach(core) {
-        if !input.is_done() {
-            let drained = matches!(next, Next::KeepAlive) && !expect_pending && input.drain(cfg.max_drain);
-            if !drained {
-                next = Next::Linger;
-            }
-        }
-    } else {
-        next = Next::Close;
-    }
-    next
-}
-
-/// Sends what the application returned. Dropping `body` afterwards is WSGI's close().
-fn send_response(start_response: &mut StartResponse, body: Body) -> Result<(), SendError> {
-    if !start_response.is_called() {
-        drop(body);
-        return Err(SendError::App(
-            "application returned without calling start_response".into(),
-        ));
-    }
-    match body {
-        Body::Empty => {}
-        Body::Bytes(bytes) => {
-            start_response.send_head(Some(bytes.len() as u64))?;
-            start_response.send_body(&bytes, false)?;
-        }
-        Body::Chunks(pieces) => {
-            start_response.send_head(Some(pieces.iter().map(|p| p.len() as u64).sum()))?;
-            for piece in &pieces {
-                start_response.send_body(piece, false)?;
-            }
-        }
-        Body::Iter(mut pieces) => {
-            if start_response.wants_body() {
-                for piece in &mut pieces {
-                    if !piece.is_empty() {
-                        start_response.send_body(&piece, true)?;
-                    }
-                }
-            } else {
-                start_response.send_head(None)?;
-            }
-            start_response.finish()?;
-            drop(pieces);
-            return Ok(());
-        }
-        Body::File(mut file) => {
-            if start_response.wants_body() {
-                let mut block = vec![0u8; file.block_size];
-                loop {
-                    let n = match file.reader.read(&mut block) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(SendError::App(format!("reading the file body failed: {e}"))),
-                    };
-                    start_response.send_body(&block[..n], false)?;
-                }
-            } else {
-                start_response.send_head(None)?;
-            }
-        }
-    }
-    start_response.finish()
-}
-
-fn request_line(environ: &Environ) -> String {
-    String::from_utf8_lossy(environ.request_line()).into_owned()
-}
-
-/// The text of a panic, whatever it was raised with.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(ExcInfoAbort(s)) = payload.downcast_ref::<ExcInfoAbort>() {
-        s.clone()
-    } else {
-        "non-text panic payload".to_owned()
+    match gateway::serve_request(&*shared.app, x, environ, start_response, head, &settings, begun, ended) {
+        gateway::Next::KeepAlive => Next::KeepAlive,
+        gateway::Next::Close => Next::Close,
+        gateway::Next::Linger => Next::Linger,
     }
 }

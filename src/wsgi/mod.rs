@@ -27,13 +27,13 @@
 mod body;
 mod environ;
 pub(crate) mod exchange;
+pub(crate) mod gateway;
 mod input;
 mod start_response;
 
 pub use body::{Body, FileWrapper};
 pub use environ::{ConnInfo, Environ, Errors};
 pub use input::Input;
-pub(crate) use start_response::{ExcInfoAbort, RequestInfo, SendError};
 pub use start_response::{StartResponse, StartResponseError, Writer};
 
 /// A WSGI application: called once per request, from the request's own coroutine.

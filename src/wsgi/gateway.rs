@@ -1,0 +1,225 @@
+//! One request through the application, the same for the server and for a test client:
+//! the environ and `wsgi.input` made for it, `app(environ, start_response)` run inside
+//! `catch_unwind`, the response it returns sent with the framing `start_response` decides,
+//! and what the app left of the body drained.
+//!
+//! The server's connection loop (`server/connection.rs`) calls [`serve_request`] over a
+//! socket; `testing::TestApp` calls it over bytes in memory. Both reach their transport
+//! only through the [`Exchange`], so the application cannot tell them apart.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::io::{self, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use super::exchange::{Exchange, Expect};
+use super::start_response::{ExcInfoAbort, RequestInfo, SendError};
+use super::{Application, Body, Environ, Input, StartResponse};
+use crate::http::{Decoder, Head};
+
+/// How the request's connection goes on.
+pub(crate) enum Next {
+    KeepAlive,
+    Close,
+    /// Close, but read what the client still sends for a moment first.
+    Linger,
+}
+
+/// What the server decides for every request.
+pub(crate) struct Settings {
+    /// The connection may carry another request (keep-alive is on, no stop under way).
+    pub keep_alive: bool,
+    /// Put the panic message in the 500 body (eventlet's `debug=True`).
+    pub debug: bool,
+    /// Most request-body bytes read and thrown away after a response so the connection can
+    /// be kept; beyond this it is closed instead.
+    pub max_drain: u64,
+}
+
+/// Serves the request whose head (`head`, parsed from the start of the exchange's unread
+/// bytes) has arrived: environ and `wsgi.input` for it, the application inside
+/// `catch_unwind`, the response out, the unread body drained. `begun` is told once the
+/// environ is ready, `ended` once the response is out (for the access log).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn serve_request(
+    app: &dyn Application,
+    core: &Rc<RefCell<Exchange>>,
+    environ: &mut Environ,
+    start_response: &mut StartResponse,
+    head: &Head,
+    settings: &Settings,
+    begun: impl FnOnce(&Environ),
+    ended: impl FnOnce(&Environ, &StartResponse),
+) -> Next {
+    let is_head;
+    {
+        let mut c = core.borrow_mut();
+        let Some(rb) = c.rbuf.as_mut() else {
+            return Next::Close;
+        };
+        let head_bytes = &rb.buf[rb.pos..rb.pos + head.len];
+        is_head = head.is_head_method(head_bytes);
+        environ.begin(head_bytes, head);
+        rb.pos += head.len;
+        c.decoder = Decoder::new(head.framing);
+        c.expect = if head.expect_continue {
+            Expect::Pending
+        } else {
+            Expect::No
+        };
+        c.head_sent = false;
+        c.body_error = None;
+        c.body_broken = false;
+    }
+    let Some(input) = Input::attach(core) else {
+        return Next::Close;
+    };
+    environ.set_input(input);
+    begun(environ);
+    start_response.begin(RequestInfo {
+        head: is_head,
+        http10: head.minor_version == 0,
+        keep_alive: head.keep_alive && settings.keep_alive,
+        keep_alive_requested: head.keep_alive_requested,
+    });
+
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let body = app.call(environ, start_response);
+        send_response(start_response, body)
+    }));
+    let mut close = false;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(SendError::Io(e))) => {
+            log::debug!("client {} went away: {e}", environ.get_or("REMOTE_ADDR", "-"));
+            close = true;
+        }
+        Ok(Err(SendError::Replaced)) => close = true,
+        Ok(Err(SendError::App(msg))) => {
+            log::error!("Error handling request {}: {msg}", request_line(environ));
+            start_response.send_error(500, "the application broke the WSGI contract");
+            close = true;
+        }
+        Err(payload) => {
+            close = true;
+            let msg = panic_message(payload.as_ref());
+            if payload.is::<ExcInfoAbort>() {
+                log::error!(
+                    "Error after the response started, connection cut: {}: {msg}",
+                    request_line(environ)
+                );
+            } else {
+                log::error!(
+                    "Error handling request {}: application panicked: {msg}",
+                    request_line(environ)
+                );
+                let detail = if settings.debug {
+                    msg.as_str()
+                } else {
+                    "the server could not complete the request"
+                };
+                start_response.send_error(500, detail);
+            }
+        }
+    }
+    let mut next = if close || start_response.must_close {
+        Next::Close
+    } else {
+        Next::KeepAlive
+    };
+    ended(environ, start_response);
+    // Dropping wsgi.input hands the read buffer back to the connection.
+    environ.end();
+
+    // What the app did not read of the body must not be parsed as the next request.
+    let (failed, expect_pending) = {
+        let c = core.borrow();
+        (c.body_error.is_some() || c.body_broken, c.expect == Expect::Pending)
+    };
+    if failed {
+        return Next::Linger;
+    }
+    if let Some(mut input) = Input::attach(core) {
+        if !input.is_done() {
+            let drained = matches!(next, Next::KeepAlive) && !expect_pending && input.drain(settings.max_drain);
+            if !drained {
+                next = Next::Linger;
+            }
+        }
+    } else {
+        next = Next::Close;
+    }
+    next
+}
+
+/// Sends what the application returned. Dropping `body` afterwards is WSGI's close().
+fn send_response(start_response: &mut StartResponse, body: Body) -> Result<(), SendError> {
+    if !start_response.is_called() {
+        drop(body);
+        return Err(SendError::App(
+            "application returned without calling start_response".into(),
+        ));
+    }
+    match body {
+        Body::Empty => {}
+        Body::Bytes(bytes) => {
+            start_response.send_head(Some(bytes.len() as u64))?;
+            start_response.send_body(&bytes, false)?;
+        }
+        Body::Chunks(pieces) => {
+            start_response.send_head(Some(pieces.iter().map(|p| p.len() as u64).sum()))?;
+            for piece in &pieces {
+                start_response.send_body(piece, false)?;
+            }
+        }
+        Body::Iter(mut pieces) => {
+            if start_response.wants_body() {
+                for piece in &mut pieces {
+                    if !piece.is_empty() {
+                        start_response.send_body(&piece, true)?;
+                    }
+                }
+            } else {
+                start_response.send_head(None)?;
+            }
+            start_response.finish()?;
+            drop(pieces);
+            return Ok(());
+        }
+        Body::File(mut file) => {
+            if start_response.wants_body() {
+                let mut block = vec![0u8; file.block_size];
+                loop {
+                    let n = match file.reader.read(&mut block) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(SendError::App(format!("reading the file body failed: {e}"))),
+                    };
+                    start_response.send_body(&block[..n], false)?;
+                }
+            } else {
+                start_response.send_head(None)?;
+            }
+        }
+    }
+    start_response.finish()
+}
+
+fn request_line(environ: &Environ) -> String {
+    String::from_utf8_lossy(environ.request_line()).into_owned()
+}
+
+/// The text of a panic, whatever it was raised with.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(ExcInfoAbort(s)) = payload.downcast_ref::<ExcInfoAbort>() {
+        s.clone()
+    } else {
+        "non-text panic payload".to_owned()
+    }
+}
