@@ -35,6 +35,7 @@ pub mod http;
 pub mod logging;
 pub mod master;
 pub mod server;
+pub mod testing;
 pub mod wsgi;
 
 pub use green::{listen, GreenPool, GreenThread};
