@@ -36,6 +36,7 @@ pub mod logging;
 pub mod master;
 pub mod server;
 pub mod testing;
+pub mod validate;
 pub mod wsgi;
 
 pub use green::{listen, GreenPool, GreenThread};
