@@ -342,11 +342,12 @@ fn config_file_sets_what_flags_do_not_and_reports_errors_with_the_line() {
     let conf = dir.join("may.conf");
     std::fs::write(
         &conf,
-        "[DEFAULT]\nworkers = 3\nmax_header_line = 100\n[database]\nconnection = x\n",
+        "[DEFAULT]\nworkers = 3\nmax_header_line = 100\nenabled_backends = fs:file\n[database]\nconnection = x\n",
     )
     .unwrap();
     let conf_arg = conf.to_string_lossy().into_owned();
-    // The file's workers = 3 loses to the flag; its header line limit holds.
+    // The file's workers = 3 loses to the flag; its header line limit holds; Glance's own
+    // keys in the shared [DEFAULT] section are Glance's business.
     let p = master(&["--config", &conf_arg, "--workers", "1"]);
     workers(&p, 1);
     let long = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(150));
@@ -357,13 +358,21 @@ fn config_file_sets_what_flags_do_not_and_reports_errors_with_the_line() {
     let (code, _, err) = run_command(Command::new(BIN).args(["--config", &conf_arg]), None);
     assert_eq!(code, 2);
     assert!(err.contains(&format!("{conf_arg}:3: keep-alive")), "{err}");
-    std::fs::write(&conf, "workers = 2\nbogus_key = 1\n").unwrap();
-    let (code, _, err) = run_command(Command::new(BIN).args(["--config", &conf_arg]), None);
-    assert_eq!(code, 2);
-    assert!(
-        err.contains(&format!("{conf_arg}:2: unknown key \"bogus_key\"")),
-        "{err}"
-    );
+    for (text, want) in [
+        (
+            "[may-wsgi]\nworkers = 2\nbogus_key = 1\n",
+            ":3: unknown key \"bogus_key\"",
+        ),
+        (
+            "[DEFAULT]\nworker = 2\n",
+            ":2: unknown key \"worker\" (did you mean \"workers\"?)",
+        ),
+    ] {
+        std::fs::write(&conf, text).unwrap();
+        let (code, _, err) = run_command(Command::new(BIN).args(["--config", &conf_arg]), None);
+        assert_eq!(code, 2, "{text}");
+        assert!(err.contains(&format!("{conf_arg}{want}")), "{err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

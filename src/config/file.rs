@@ -2,8 +2,15 @@
 //! (`workers = 4`, `keep-alive = 10` or `keep_alive = 10`), and Glance's `glance-api.conf`
 //! keys understood too, so an existing `[DEFAULT]` section can be pointed at directly.
 //!
-//! Keys in sections other than `[DEFAULT]` and `[may-wsgi]` belong to other programs and are
-//! skipped; in ours, an unknown key is an error that names the file and the line.
+//! Whose keys are where, as in a real `glance-api.conf`:
+//! - `[DEFAULT]` is shared with the application: our keys and the application's declared
+//!   options are read; any other key is the application's business and skipped, unless it
+//!   looks like a misspelling of one of ours (`worker = 4`), which is an error.
+//! - `[may-wsgi]` is ours alone, and `[<program>]` (the ported application's name) the
+//!   application's alone: there an unknown key is an error.
+//! - Every other section belongs to someone else and is skipped.
+//!
+//! Errors name the file and the line.
 //!
 //! Hands `config::parse_args` a list of [`Entry`]s, each a long flag name, its value and
 //! the file and line it came from; what the file sets, a flag on the command line overrides.
@@ -27,11 +34,65 @@ const GLANCE_KEYS: &[(&str, &str)] = &[
     ("client_socket_timeout", "client-timeout"),
 ];
 
+/// The application's part of a config file: its section and the options it declared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppKeys<'a> {
+    /// The section that is the application's alone (its program name).
+    pub section: &'a str,
+    /// Option names that take a value, and those that are true/false.
+    pub options: &'a [&'a str],
+    pub bool_options: &'a [&'a str],
+}
+
+/// Whose keys a section holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// `[DEFAULT]`: ours and the application's.
+    Shared,
+    /// `[may-wsgi]`.
+    Ours,
+    /// `[<program>]`.
+    App,
+    Other,
+}
+
+/// The edit distance of two short strings (for "did you mean").
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// One of `known` that `key` is probably a misspelling of.
+fn near_miss<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let allowed = if key.len() >= 8 { 2 } else { 1 };
+    known
+        .iter()
+        .copied()
+        .filter(|k| *k != key)
+        .find(|k| distance(key, k) <= allowed)
+}
+
 /// Parses a config file's text. `flags` lists the long flags a file may set; `bool_flags`
-/// those that take true/false.
-pub fn parse(name: &str, text: &str, flags: &[&str], bool_flags: &[&str]) -> Result<Vec<Entry>, String> {
+/// those that take true/false; `app` the application's own keys.
+pub fn parse(
+    name: &str,
+    text: &str,
+    flags: &[&str],
+    bool_flags: &[&str],
+    app: AppKeys<'_>,
+) -> Result<Vec<Entry>, String> {
     let mut out = Vec::new();
-    let mut ours = true;
+    let mut owner = Owner::Shared;
     let mut bind_host: Option<(String, String)> = None;
     let mut bind_port: Option<(String, String)> = None;
     for (i, raw) in text.lines().enumerate() {
@@ -44,7 +105,13 @@ pub fn parse(name: &str, text: &str, flags: &[&str], bool_flags: &[&str]) -> Res
             let section = section
                 .strip_suffix(']')
                 .ok_or_else(|| format!("{origin}: a section header must end with ']'"))?;
-            ours = matches!(section.trim(), "DEFAULT" | "may-wsgi" | "may_wsgi");
+            let section = section.trim();
+            owner = match section {
+                "DEFAULT" => Owner::Shared,
+                "may-wsgi" | "may_wsgi" => Owner::Ours,
+                s if !app.section.is_empty() && s == app.section => Owner::App,
+                _ => Owner::Other,
+            };
             continue;
         }
         let (key, value) = line
@@ -57,10 +124,42 @@ pub fn parse(name: &str, text: &str, flags: &[&str], bool_flags: &[&str]) -> Res
         {
             value = &value[1..value.len() - 1];
         }
-        if !ours {
+        if owner == Owner::Other {
             continue;
         }
         let value = value.to_owned();
+        if matches!(owner, Owner::Shared | Owner::App) {
+            let option = key.replace('_', "-");
+            let bool_option = app.bool_options.contains(&option.as_str());
+            if bool_option || app.options.contains(&option.as_str()) {
+                let value = if bool_option {
+                    match parse_bool(&value) {
+                        Some(true) => "true".to_owned(),
+                        Some(false) => "false".to_owned(),
+                        None => return Err(format!("{origin}: {key}: expected true or false, got {value:?}")),
+                    }
+                } else {
+                    value
+                };
+                out.push(Entry {
+                    flag: option,
+                    value,
+                    origin: origin.clone(),
+                });
+                continue;
+            }
+            if owner == Owner::App {
+                let mut known: Vec<&str> = app.options.to_vec();
+                known.extend_from_slice(app.bool_options);
+                return Err(match near_miss(&option, &known) {
+                    Some(k) => format!(
+                        "{origin}: unknown key {key:?} in [{}] (did you mean {k:?}?)",
+                        app.section
+                    ),
+                    None => format!("{origin}: unknown key {key:?} in [{}]", app.section),
+                });
+            }
+        }
         let mut push = |flag: &str, value: String| {
             out.push(Entry {
                 flag: flag.to_owned(),
@@ -98,8 +197,17 @@ pub fn parse(name: &str, text: &str, flags: &[&str], bool_flags: &[&str]) -> Res
                     }
                 } else if flags.contains(&flag.as_str()) {
                     push(&flag, value);
-                } else {
+                } else if owner == Owner::Ours {
                     return Err(format!("{origin}: unknown key {key:?}"));
+                } else {
+                    // [DEFAULT] is shared: the application's other settings pass, but a
+                    // near miss of one of ours is a typo that would silently do nothing.
+                    let mut known: Vec<&str> = flags.to_vec();
+                    known.extend_from_slice(bool_flags);
+                    known.extend(GLANCE_KEYS.iter().map(|(k, _)| *k));
+                    if let Some(k) = near_miss(&flag, &known).or_else(|| near_miss(key, &known)) {
+                        return Err(format!("{origin}: unknown key {key:?} (did you mean {k:?}?)"));
+                    }
                 }
             }
         }
@@ -121,9 +229,9 @@ pub fn parse(name: &str, text: &str, flags: &[&str], bool_flags: &[&str]) -> Res
 }
 
 /// Reads and parses a config file.
-pub fn load(path: &Path, flags: &[&str], bool_flags: &[&str]) -> Result<Vec<Entry>, String> {
+pub fn load(path: &Path, flags: &[&str], bool_flags: &[&str], app: AppKeys<'_>) -> Result<Vec<Entry>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-    parse(&path.display().to_string(), &text, flags, bool_flags)
+    parse(&path.display().to_string(), &text, flags, bool_flags, app)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -148,8 +256,14 @@ mod tests {
     ];
     const BOOLS: &[&str] = &["debug"];
 
+    const APP: AppKeys<'static> = AppKeys {
+        section: "glance-api",
+        options: &["data-dir"],
+        bool_options: &["show-image-direct-url"],
+    };
+
     fn flags_of(text: &str) -> Result<Vec<(String, String)>, String> {
-        Ok(parse("f.conf", text, FLAGS, BOOLS)?
+        Ok(parse("f.conf", text, FLAGS, BOOLS, APP)?
             .into_iter()
             .map(|e| (e.flag, e.value))
             .collect())
@@ -198,10 +312,37 @@ mod tests {
     }
 
     #[test]
+    fn default_is_shared_with_the_application_and_typos_of_ours_are_caught() {
+        let text = "[DEFAULT]\nworkers = 2\nenabled_backends = fs:file\ndata_dir = /srv/glance\n\
+                    show_image_direct_url = True\n[glance-api]\ndata-dir = /srv/other\n";
+        let got = flags_of(text).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("workers".into(), "2".into()),
+                ("data-dir".into(), "/srv/glance".into()),
+                ("show-image-direct-url".into(), "true".into()),
+                ("data-dir".into(), "/srv/other".into()),
+            ],
+            "Glance's own enabled_backends is skipped"
+        );
+        assert_eq!(
+            flags_of("[DEFAULT]\nworker = 2\n").unwrap_err(),
+            "f.conf:2: unknown key \"worker\" (did you mean \"workers\"?)"
+        );
+        assert_eq!(
+            flags_of("[glance-api]\ndata_dirs = x\n").unwrap_err(),
+            "f.conf:2: unknown key \"data_dirs\" in [glance-api] (did you mean \"data-dir\"?)"
+        );
+        assert_eq!(distance("keep-alive", "keep-alive"), 0);
+        assert_eq!(distance("worker", "workers"), 1);
+    }
+
+    #[test]
     fn errors_name_the_file_and_line() {
         assert_eq!(
-            flags_of("workers = 2\nfrobs = 1\n").unwrap_err(),
-            "f.conf:2: unknown key \"frobs\""
+            flags_of("[may-wsgi]\nworkers = 2\nfrobs = 1\n").unwrap_err(),
+            "f.conf:3: unknown key \"frobs\""
         );
         assert!(flags_of("workers 2\n")
             .unwrap_err()

@@ -90,6 +90,111 @@ pub struct Config {
     pub max_requests: u64,
     pub max_requests_jitter: u64,
     pub config_file: Option<PathBuf>,
+    /// The program being served: its name, version and options (for `--help`, and to read
+    /// the arguments again on HUP).
+    pub program: Program,
+    /// The application's own options, as the command line and config file set them.
+    pub app: AppOptions,
+}
+
+/// An option of the application's own, beside the server's flags: merged into `--help`,
+/// set by `--NAME VALUE` (or `--NAME` for a flag) or by `NAME = value` in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppOption {
+    pub name: String,
+    /// The value's placeholder in `--help` ("DIR"); `None` for a true/false flag.
+    pub hint: Option<String>,
+    pub help: String,
+    pub default: Option<String>,
+}
+
+/// A ported application's program: what `--help` and `--version` say of it, and its own
+/// options (see `cli::Program::run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub name: String,
+    pub version: String,
+    /// A sentence for `--help`.
+    pub about: Option<String>,
+    pub options: Vec<AppOption>,
+}
+
+impl Default for Program {
+    fn default() -> Self {
+        Program {
+            name: "may-wsgi".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            about: None,
+            options: Vec::new(),
+        }
+    }
+}
+
+impl Program {
+    pub fn new(name: &str, version: &str) -> Program {
+        Program {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            ..Program::default()
+        }
+    }
+
+    /// The sentence `--help` shows under the usage line.
+    pub fn about(mut self, text: &str) -> Program {
+        self.about = Some(text.to_owned());
+        self
+    }
+
+    /// An option that takes a value. Panics if the name is one of the server's flags (a
+    /// mistake in the program, not in its use).
+    pub fn option(mut self, name: &str, hint: &str, help: &str, default: Option<&str>) -> Program {
+        self.declare(name, Some(hint), help, default);
+        self
+    }
+
+    /// A true/false option: `--NAME` on the command line, `NAME = true` in a file.
+    pub fn flag(mut self, name: &str, help: &str) -> Program {
+        self.declare(name, None, help, None);
+        self
+    }
+
+    fn declare(&mut self, name: &str, hint: Option<&str>, help: &str, default: Option<&str>) {
+        let taken = VALUE_FLAGS.contains(&name)
+            || BOOL_FLAGS.contains(&name)
+            || ["config", "help", "version"].contains(&name)
+            || self.options.iter().any(|o| o.name == name);
+        assert!(!taken, "the option --{name} is taken");
+        self.options.push(AppOption {
+            name: name.to_owned(),
+            hint: hint.map(str::to_owned),
+            help: help.to_owned(),
+            default: default.map(str::to_owned),
+        });
+    }
+
+    /// Parses the arguments after the program name (and the config file they name);
+    /// `invoked` is how the program was called, for the usage line.
+    pub fn parse(&self, invoked: &str, args: &[String]) -> Result<Command, UsageError> {
+        parse_program(self, invoked, args)
+    }
+}
+
+/// The application's own options as given (see [`AppOption`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppOptions {
+    values: std::collections::BTreeMap<String, String>,
+}
+
+impl AppOptions {
+    /// An option's value: from the command line, else the config file, else its default.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// A true/false option.
+    pub fn flag(&self, name: &str) -> bool {
+        self.get(name) == Some("true")
+    }
 }
 
 /// What the command line asks for.
@@ -140,7 +245,19 @@ const VALUE_FLAGS: &[&str] = &[
 /// Flags without a value; `true`/`false` in a config file.
 const BOOL_FLAGS: &[&str] = &["no-access-log", "log-x-forwarded-for", "debug", "reuse-port"];
 
-fn options() -> Options {
+/// The server's flags and then the application's.
+fn options(extra: &[AppOption]) -> Options {
+    let mut o = server_options();
+    for opt in extra {
+        match &opt.hint {
+            Some(hint) => o.optopt("", &opt.name, &opt.help, hint),
+            None => o.optflag("", &opt.name, &opt.help),
+        };
+    }
+    o
+}
+
+fn server_options() -> Options {
     let mut o = Options::new();
     o.optopt(
         "b",
@@ -283,13 +400,33 @@ fn options() -> Options {
     o
 }
 
-fn usage(program: &str) -> String {
+fn usage(program: &Program, invoked: &str) -> String {
+    let about = program.about.as_deref().unwrap_or(
+        "Serves a WSGI-style application over HTTP/1.1 on may coroutines, in one process or a master with forked workers.",
+    );
     let brief = format!(
-        "Usage: {program} [OPTIONS]\n\nServes a WSGI-style application over HTTP/1.1 on may coroutines, \
-         in one process or a master with forked workers.\nSignals to the master: TERM graceful stop, \
+        "Usage: {invoked} [OPTIONS]\n\n{about}\nSignals to the master: TERM graceful stop, \
          INT/QUIT quick stop, HUP reload, TTIN/TTOU one worker more/fewer, USR1 reopen logs."
     );
-    options().usage(&brief)
+    let mut text = server_options().usage(&brief);
+    if !program.options.is_empty() {
+        let mut own = Options::new();
+        for opt in &program.options {
+            let help = match &opt.default {
+                Some(d) => format!("{} (default {d})", opt.help),
+                None => opt.help.clone(),
+            };
+            match &opt.hint {
+                Some(hint) => own.optopt("", &opt.name, &help, hint),
+                None => own.optflag("", &opt.name, &help),
+            };
+        }
+        text.push_str(&own.usage(&format!(
+            "\n{} options (also in its config file section [{}]):",
+            program.name, program.name
+        )));
+    }
+    text
 }
 
 fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
@@ -393,11 +530,18 @@ impl Sources {
     }
 }
 
-/// Parses the arguments after the program name (and the config file they name).
+/// Parses the arguments after the program name (and the config file they name), for the
+/// `may-wsgi` program itself; a ported application's program uses [`Program::parse`].
 pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError> {
-    let m = options().parse(args).map_err(|e| UsageError(e.to_string()))?;
+    parse_program(&Program::default(), program, args)
+}
+
+fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Command, UsageError> {
+    let m = options(&program.options)
+        .parse(args)
+        .map_err(|e| UsageError(e.to_string()))?;
     if m.opt_present("help") {
-        return Ok(Command::Help(usage(program)));
+        return Ok(Command::Help(usage(program, invoked)));
     }
     if m.opt_present("version") {
         return Ok(Command::Version);
@@ -406,8 +550,25 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError>
         return Err(UsageError(format!("unexpected argument {extra:?}")));
     }
     let config_file = m.opt_str("config").map(PathBuf::from);
+    let app_values: Vec<&str> = program
+        .options
+        .iter()
+        .filter(|o| o.hint.is_some())
+        .map(|o| o.name.as_str())
+        .collect();
+    let app_bools: Vec<&str> = program
+        .options
+        .iter()
+        .filter(|o| o.hint.is_none())
+        .map(|o| o.name.as_str())
+        .collect();
+    let app_keys = file::AppKeys {
+        section: if program.options.is_empty() { "" } else { &program.name },
+        options: &app_values,
+        bool_options: &app_bools,
+    };
     let file = match &config_file {
-        Some(path) => file::load(path, VALUE_FLAGS, BOOL_FLAGS).map_err(UsageError)?,
+        Some(path) => file::load(path, VALUE_FLAGS, BOOL_FLAGS, app_keys).map_err(UsageError)?,
         None => Vec::new(),
     };
     let src = Sources { m, file };
@@ -513,7 +674,29 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Command, UsageError>
         max_requests,
         max_requests_jitter,
         config_file,
+        app: app_options(program, &src),
+        program: program.clone(),
     })))
+}
+
+/// The application's options: the command line over the file over the defaults.
+fn app_options(program: &Program, src: &Sources) -> AppOptions {
+    let mut values = std::collections::BTreeMap::new();
+    for opt in &program.options {
+        let value = if opt.hint.is_none() {
+            if src.m.opt_present(&opt.name) {
+                Some("true".to_owned())
+            } else {
+                src.get(&opt.name).map(|(v, _)| v)
+            }
+        } else {
+            src.get(&opt.name).map(|(v, _)| v).or_else(|| opt.default.clone())
+        };
+        if let Some(v) = value {
+            values.insert(opt.name.clone(), v);
+        }
+    }
+    AppOptions { values }
 }
 
 #[cfg(test)]
@@ -710,12 +893,12 @@ mod tests {
         // VALUE_FLAGS and BOOL_FLAGS repeat names from options(): keep the two lists true.
         for flag in VALUE_FLAGS {
             let args = vec![format!("--{flag}"), "x".to_owned()];
-            let m = options().parse(&args).unwrap_or_else(|e| panic!("--{flag}: {e}"));
+            let m = options(&[]).parse(&args).unwrap_or_else(|e| panic!("--{flag}: {e}"));
             assert_eq!(m.opt_str(flag).as_deref(), Some("x"), "--{flag} takes a value");
         }
         for flag in BOOL_FLAGS {
             let args = vec![format!("--{flag}")];
-            let m = options().parse(&args).unwrap_or_else(|e| panic!("--{flag}: {e}"));
+            let m = options(&[]).parse(&args).unwrap_or_else(|e| panic!("--{flag}: {e}"));
             assert!(
                 m.opt_present(flag) && m.opt_str(flag).is_none(),
                 "--{flag} takes no value"
@@ -729,5 +912,68 @@ mod tests {
         assert!(matches!(parse_args("p", &args), Ok(Command::Help(t)) if t.contains("--worker-connections")));
         let args = vec!["-V".to_string()];
         assert!(matches!(parse_args("p", &args), Ok(Command::Version)));
+    }
+
+    #[test]
+    fn a_program_s_own_options_join_the_flags_the_help_and_the_config_file() {
+        let program = Program::new("glance-api", "33.0.0")
+            .about("Glance's Images API.")
+            .option("data-dir", "DIR", "where images live", Some("/var/lib/glance"))
+            .flag("show-image-direct-url", "show the location");
+        let Ok(Command::Help(help)) = program.parse("glance-api", &["--help".to_owned()]) else {
+            panic!("help")
+        };
+        assert!(help.contains("Usage: glance-api [OPTIONS]"), "{help}");
+        assert!(help.contains("Glance's Images API."), "{help}");
+        assert!(help.contains("--workers"), "{help}");
+        assert!(
+            help.contains("--data-dir DIR") && help.contains("(default /var/lib/glance)"),
+            "{help}"
+        );
+        let serve = |args: &[&str]| match program
+            .parse("glance-api", &args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        {
+            Ok(Command::Serve(c)) => c,
+            other => panic!("{other:?}"),
+        };
+        let c = serve(&[]);
+        assert_eq!(c.app.get("data-dir"), Some("/var/lib/glance"), "the default");
+        assert!(!c.app.flag("show-image-direct-url"));
+        let c = serve(&["--data-dir", "/srv", "--show-image-direct-url", "--workers", "2"]);
+        assert_eq!(c.app.get("data-dir"), Some("/srv"));
+        assert!(c.app.flag("show-image-direct-url"));
+        assert_eq!(c.workers, 2);
+        assert_eq!(c.program.name, "glance-api", "kept for HUP's second reading");
+
+        let dir = std::env::temp_dir().join(format!("may_wsgi_program_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("glance-api.conf");
+        std::fs::write(
+            &conf,
+            "[DEFAULT]\nworkers = 3\nenabled_backends = fs:file\nshow_image_direct_url = True\n\
+             [glance-api]\ndata_dir = /from/file\n[glance_store]\nfilesystem_store_datadir = /x\n",
+        )
+        .unwrap();
+        let c = serve(&["--config", conf.to_str().unwrap()]);
+        assert_eq!(c.workers, 3);
+        assert_eq!(c.app.get("data-dir"), Some("/from/file"));
+        assert!(c.app.flag("show-image-direct-url"));
+        let c = serve(&["--config", conf.to_str().unwrap(), "--data-dir", "/flag"]);
+        assert_eq!(c.app.get("data-dir"), Some("/flag"), "the flag overrides the file");
+        std::fs::write(&conf, "[glance-api]\ndata_dirr = /x\n").unwrap();
+        let err = program
+            .parse(
+                "glance-api",
+                &["--config".to_owned(), conf.to_str().unwrap().to_owned()],
+            )
+            .unwrap_err();
+        assert!(err.0.contains("did you mean \"data-dir\""), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "the option --workers is taken")]
+    fn a_program_cannot_take_a_server_flag() {
+        let _ = Program::new("p", "1").option("workers", "N", "clash", None);
     }
 }

@@ -417,7 +417,8 @@ impl Arbiter {
     /// stop the old one gracefully. The socket stays open throughout, so no request fails.
     fn reload(&mut self) {
         let program = self.started.argv.first().cloned().unwrap_or_default();
-        let config = match config::parse_args(&program, &self.started.argv[1.min(self.started.argv.len())..]) {
+        let args = &self.started.argv[1.min(self.started.argv.len())..];
+        let config = match self.started.config.program.parse(&program, args) {
             Ok(config::Command::Serve(c)) => *c,
             Ok(_) => return,
             Err(e) => {
