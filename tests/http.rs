@@ -473,24 +473,6 @@ fn one_connection_per_coroutine_many_at_once() {
 }
 
 #[test]
-fn a_full_pool_makes_accept_wait_not_fail() {
-    let server = start(
-        may_wsgi::demo::app,
-        ServerConfig {
-            worker_connections: 2,
-            ..config()
-        },
-    );
-    let addr = server.local_addr();
-    let clients: Vec<_> = (0..8)
-        .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=0.1").status))
-        .collect();
-    for c in clients {
-        assert_eq!(c.join().unwrap(), 200);
-    }
-}
-
-#[test]
 fn a_stopped_server_finishes_in_flight_requests() {
     let server = start_demo();
     let addr = server.local_addr();

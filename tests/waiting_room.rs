@@ -114,22 +114,26 @@ fn pipelined_requests_are_answered_in_order_whole_or_split() {
 }
 
 #[test]
-fn complete_heads_queue_for_a_full_pool_and_are_all_served() {
-    let server = start(
-        may_wsgi::demo::app,
-        ServerConfig {
-            pool_size: 1,
-            ..config()
-        },
-    );
-    let addr = server.local_addr();
-    let clients: Vec<_> = (0..6)
-        .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=0.1").status))
-        .collect();
-    for c in clients {
-        assert_eq!(c.join().unwrap(), 200);
+fn a_full_pool_queues_and_a_full_process_lets_accept_wait_and_none_fails() {
+    let full_pool = ServerConfig {
+        pool_size: 1,
+        ..config()
+    };
+    let full_process = ServerConfig {
+        worker_connections: 2,
+        ..config()
+    };
+    for server_config in [full_pool, full_process] {
+        let server = start(may_wsgi::demo::app, server_config);
+        let addr = server.local_addr();
+        let clients: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(move || get(addr, "/sleep?seconds=0.1").status))
+            .collect();
+        for c in clients {
+            assert_eq!(c.join().unwrap(), 200);
+        }
+        assert!(common::eventually(|| server.requests_in_flight() == 0));
     }
-    assert!(common::eventually(|| server.requests_in_flight() == 0));
 }
 
 #[test]
