@@ -1,11 +1,15 @@
-//! One worker process's server: the listener, the bounded coroutine pool, the accept loop
-//! and graceful stop. The connection loop lives in `connection.rs`.
+//! One worker process's server: the waiting rooms that accept and hold connections, the
+//! request pool, the sweeper, and graceful stop; it hands each complete request to a
+//! request coroutine (`connection.rs`).
 //!
 //! This is eventlet's `wsgi.server(sock, app, max_size=1000)` and wsgiref's
-//! `make_server(host, port, app).serve_forever()`: an accept loop that waits for a free
-//! place in a [`GreenPool`] *before* it accepts (so a full worker leaves new connections in
-//! the kernel's backlog, where another worker can take them), and one coroutine per
-//! connection. A [`Server`] can be made on an inherited listening socket
+//! `make_server(host, port, app).serve_forever()`, rebuilt so that idle and slow clients
+//! cost almost nothing: a connection waits in a waiting room (`waiting_room.rs`, one epoll
+//! set per scheduler thread) until its request head is complete, and only then takes a
+//! place in the pool (`pool.rs`, eventlet's `GreenPool(1000)`), queueing when all are taken.
+//! At the `worker_connections` limit the connection idle longest makes room, or accept
+//! waits and leaves new connections in the kernel's backlog, where another worker can take
+//! them. A [`Server`] can be made on an inherited listening socket
 //! ([`Server::from_listener`]), which is how a pre-forked worker runs it, after setting up
 //! may for its process with [`configure_may`].
 
