@@ -22,6 +22,8 @@
 //! - [`http`]: sans-IO HTTP/1.x parsing and framing.
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
+//! - [`routes`]: Routes' `Mapper` and `RoutesMiddleware`, Glance's `Router` and `Resource`.
+//! - [`urlmap`]: Paste's `URLMap`, applications mounted at path prefixes.
 //! - [`master`]: the pre-fork master: binding, forking, supervising, signals.
 //! - [`config`]: the settings, their flags and help text, the config file: `Config`.
 //! - [`cli`]: the command-line entry points (`cli::run`); [`demo`]: the demo app;
@@ -34,7 +36,9 @@ pub mod green;
 pub mod http;
 pub mod logging;
 pub mod master;
+pub mod routes;
 pub mod server;
+pub mod urlmap;
 pub mod wsgi;
 
 pub use green::{listen, GreenPool, GreenThread};
