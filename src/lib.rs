@@ -18,14 +18,19 @@
 //! ```
 //!
 //! The modules, in the order a request passes through them:
-//! - [`server`]: listener, coroutine pool, accept loop, the connection loop.
+//! - [`server`]: the waiting rooms (accepting, idle and slow connections), the request
+//!   pool, the request coroutines.
 //! - [`http`]: sans-IO HTTP/1.x parsing and framing.
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
+//! - [`routes`]: Routes' `Mapper` and `RoutesMiddleware`, Glance's `Router` and `Resource`.
+//! - [`urlmap`]: Paste's `URLMap`, applications mounted at path prefixes.
 //! - [`master`]: the pre-fork master: binding, forking, supervising, signals.
 //! - [`config`]: the settings, their flags and help text, the config file: `Config`.
-//! - [`cli`]: the command-line entry points (`cli::run`); [`demo`]: the demo app;
-//!   [`logging`]: the error log.
+//! - [`cli`]: the command-line entry points (`cli::run`, `cli::Program`); [`demo`]: the
+//!   demo app; [`logging`]: the error log.
+//! - [`testing`]: webtest's `TestApp`, to drive an application without a socket;
+//!   [`validate`]: `wsgiref.validate`'s checks as a middleware.
 
 pub mod cli;
 pub mod config;
@@ -34,8 +39,10 @@ pub mod green;
 pub mod http;
 pub mod logging;
 pub mod master;
+pub mod routes;
 pub mod server;
 pub mod testing;
+pub mod urlmap;
 pub mod validate;
 pub mod wsgi;
 
