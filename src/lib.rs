@@ -21,6 +21,7 @@
 //! - [`server`]: listener, coroutine pool, accept loop, the connection loop.
 //! - [`http`]: sans-IO HTTP/1.x parsing and framing.
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
+//! - [`webob`]: WebOb's `Request`, `Response`, `exc` and `wsgify`, over [`wsgi`].
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
 //! - [`master`]: the pre-fork master: binding, forking, supervising, signals.
 //! - [`config`]: the settings, their flags and help text, the config file: `Config`.
@@ -35,6 +36,7 @@ pub mod http;
 pub mod logging;
 pub mod master;
 pub mod server;
+pub mod webob;
 pub mod wsgi;
 
 pub use green::{listen, GreenPool, GreenThread};
