@@ -531,7 +531,7 @@ mod tests {
             "text/html;q=0.5000",
             "text/html;q=.5",
             "text/html;level",
-            "text/html;q=0.5;q",
+            "text/html;q=0.5;",
             "text/html;a=\"unterminated",
             "text/html text/plain",
             // RFC 7230's #rule: a leading "," must be followed by another.
