@@ -1,5 +1,5 @@
 //! A WebOb app ported: a notes service with JSON and form input, WebOb's error bodies,
-//! and conditional GETs. The Python original (36 lines, blank lines left out) becomes 53
+//! and conditional GETs. The Python original (38 lines, blank lines left out) becomes 53
 //! lines of Rust:
 //!
 //! ```python
@@ -71,7 +71,11 @@ fn notes_app(notes: &Mutex<Notes>, req: &mut Request) -> Result<Response, HTTPEr
         return match req.method() {
             "GET" => {
                 let notes = notes.lock().unwrap();
-                let list: Vec<_> = notes.by_id.iter().map(|(k, v)| serde_json::json!({"id": k, "text": v})).collect();
+                let list: Vec<_> = notes
+                    .by_id
+                    .iter()
+                    .map(|(k, v)| serde_json::json!({"id": k, "text": v}))
+                    .collect();
                 Ok(Response::json(&serde_json::json!({ "notes": list })))
             }
             "POST" => {
@@ -80,7 +84,9 @@ fn notes_app(notes: &Mutex<Notes>, req: &mut Request) -> Result<Response, HTTPEr
                 } else {
                     req.post()?.get("text").and_then(FormValue::as_text).map(str::to_owned)
                 };
-                let text = text.filter(|t| !t.is_empty()).ok_or_else(|| exc::HTTPBadRequest().with_detail("text is required"))?;
+                let text = text
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| exc::HTTPBadRequest().with_detail("text is required"))?;
                 let mut notes = notes.lock().unwrap();
                 notes.next_id += 1;
                 let id = notes.next_id.to_string();
@@ -102,7 +108,9 @@ fn notes_app(notes: &Mutex<Notes>, req: &mut Request) -> Result<Response, HTTPEr
 fn main() {
     let notes = Mutex::new(Notes::default());
     let app = wsgify(move |req: &mut Request| notes_app(&notes, req));
-    let port = std::env::args().nth(1).map_or(8000, |p| p.parse().expect("PORT must be a number"));
+    let port = std::env::args()
+        .nth(1)
+        .map_or(8000, |p| p.parse().expect("PORT must be a number"));
     let httpd = make_server("127.0.0.1", port, app).expect("cannot listen");
     println!("Serving on port {}...", httpd.local_addr().unwrap().port());
     httpd.serve_forever().unwrap();

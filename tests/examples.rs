@@ -84,7 +84,10 @@ fn webob_port() {
         b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\nConnection: close\r\n\r\ntext=from+form",
     );
     assert_eq!(form.text(), r#"{"id":"2","text":"from form"}"#);
-    assert_eq!(get(p.addr, "/notes").text(), r#"{"notes":[{"id":"1","text":"hi"},{"id":"2","text":"from form"}]}"#);
+    assert_eq!(
+        get(p.addr, "/notes").text(),
+        r#"{"notes":[{"id":"1","text":"hi"},{"id":"2","text":"from form"}]}"#
+    );
     let note = get(p.addr, "/notes/1");
     assert_eq!((note.status, note.text().as_str()), (200, "hi"));
     let etag = note.header("ETag").unwrap().to_owned();
@@ -99,6 +102,9 @@ fn webob_port() {
     );
     assert_eq!(missing.status, 404);
     assert!(missing.text().contains("no note 9"));
-    let wrong = exchange(p.addr, b"DELETE /notes HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let wrong = exchange(
+        p.addr,
+        b"DELETE /notes HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!((wrong.status, wrong.header("Allow")), (405, Some("GET, POST")));
 }

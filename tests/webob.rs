@@ -17,10 +17,14 @@ const FILE: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 fn api(req: &mut Request) -> Result<Response, HTTPError> {
     let first = req.path_info_pop();
     match (req.method(), first.as_deref(), req.path_info_peek().as_deref()) {
-        ("GET", Some("images"), None) => Ok(Response::json(&serde_json::json!({"images": [{"id": "1", "name": "cirros"}]}))),
+        ("GET", Some("images"), None) => Ok(Response::json(
+            &serde_json::json!({"images": [{"id": "1", "name": "cirros"}]}),
+        )),
         ("POST", Some("images"), None) => {
             let doc: serde_json::Value = req.json()?;
-            let name = doc["name"].as_str().ok_or_else(|| exc::HTTPBadRequest().with_detail("name is required"))?;
+            let name = doc["name"]
+                .as_str()
+                .ok_or_else(|| exc::HTTPBadRequest().with_detail("name is required"))?;
             let mut resp = Response::json(&serde_json::json!({"id": "2", "name": name})).with_status(201);
             resp.set_location("images/2");
             Ok(resp)
@@ -30,8 +34,17 @@ fn api(req: &mut Request) -> Result<Response, HTTPError> {
         (_, Some("images"), Some(id)) => Err(exc::HTTPNotFound().with_detail(format!("No image found with ID {id}"))),
         ("POST", Some("form"), _) => {
             let form = req.post()?;
-            let names: Vec<String> = form.getall("name").into_iter().filter_map(FormValue::as_text).map(str::to_owned).collect();
-            Ok(Response::text(format!("names={} q={}", names.join(","), req.get_params().get("q").cloned().unwrap_or_default())))
+            let names: Vec<String> = form
+                .getall("name")
+                .into_iter()
+                .filter_map(FormValue::as_text)
+                .map(str::to_owned)
+                .collect();
+            Ok(Response::text(format!(
+                "names={} q={}",
+                names.join(","),
+                req.get_params().get("q").cloned().unwrap_or_default()
+            )))
         }
         ("POST", Some("upload"), _) => {
             let form = req.post()?;
@@ -39,7 +52,9 @@ fn api(req: &mut Request) -> Result<Response, HTTPError> {
                 .get("file")
                 .and_then(FormValue::as_file)
                 .ok_or_else(|| exc::HTTPBadRequest().with_detail("no file"))?;
-            let bytes = file.bytes().map_err(|e| exc::HTTPInternalServerError().with_detail(e.to_string()))?;
+            let bytes = file
+                .bytes()
+                .map_err(|e| exc::HTTPInternalServerError().with_detail(e.to_string()))?;
             let sum: u64 = bytes.iter().map(|&b| u64::from(b)).sum();
             Ok(Response::text(format!(
                 "{} {} {} {sum} title={}",
@@ -60,7 +75,10 @@ fn api(req: &mut Request) -> Result<Response, HTTPError> {
             None => Err(exc::HTTPUnauthorized()),
         },
         ("GET" | "HEAD", Some("file"), _) => {
-            let mut resp = Response::new().with_content_type("application/octet-stream").with_body(FILE).with_conditional_response(true);
+            let mut resp = Response::new()
+                .with_content_type("application/octet-stream")
+                .with_body(FILE)
+                .with_conditional_response(true);
             resp.set_etag("file-v1", false);
             resp.set_last_modified(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
             resp.headers_mut().set("Accept-Ranges", "bytes");
@@ -108,7 +126,10 @@ impl std::ops::Deref for Response_ {
 }
 
 fn get(server: &may_wsgi::ServerHandle, path: &str, headers: &str) -> Response_ {
-    request(server, &format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n"))
+    request(
+        server,
+        &format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n"),
+    )
 }
 
 fn post(server: &may_wsgi::ServerHandle, path: &str, content_type: &str, body: &[u8]) -> Response_ {
@@ -137,7 +158,11 @@ fn json_in_and_out() {
 
     let r = post(&server, "/images", "application/json", b"{broken");
     assert_eq!(r.status, 400);
-    assert!(r.text().starts_with("400 Bad Request\n\nThe server could not comply"), "{}", r.text());
+    assert!(
+        r.text().starts_with("400 Bad Request\n\nThe server could not comply"),
+        "{}",
+        r.text()
+    );
     assert!(r.text().contains("Malformed JSON in request body"));
 }
 
@@ -161,20 +186,34 @@ fn errors_have_webobs_bodies_by_accept() {
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
     assert!(r.text().starts_with("<html>\n <head>\n  <title>404 Not Found</title>"));
 
-    let r = request(&server, "DELETE /images HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let r = request(
+        &server,
+        "DELETE /images HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(r.status, 405);
     assert_eq!(r.header("Allow"), Some("GET, POST"));
-    assert_eq!(r.text(), "405 Method Not Allowed\n\nThe method DELETE is not allowed for this resource. \n\n ");
+    assert_eq!(
+        r.text(),
+        "405 Method Not Allowed\n\nThe method DELETE is not allowed for this resource. \n\n "
+    );
     assert_eq!(r.header("X-Middleware"), Some("seen"));
 
-    let r = request(&server, "HEAD /nowhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let r = request(
+        &server,
+        "HEAD /nowhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(r.status, 404);
 }
 
 #[test]
 fn form_post() {
     let server = start(app(), config());
-    let r = post(&server, "/form?q=caf%C3%A9", "application/x-www-form-urlencoded", b"name=a+b&name=%C3%A9&other=1");
+    let r = post(
+        &server,
+        "/form?q=caf%C3%A9",
+        "application/x-www-form-urlencoded",
+        b"name=a+b&name=%C3%A9&other=1",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "names=a b,é q=café");
 }
@@ -245,7 +284,9 @@ fn conditional_get_and_ranges() {
     let ct = r.header("Content-Type").unwrap();
     let boundary = ct.strip_prefix("multipart/byteranges; boundary=").unwrap();
     let text = r.text();
-    assert!(text.contains(&format!("--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-1/36\r\n\r\n01\r\n")));
+    assert!(text.contains(&format!(
+        "--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-1/36\r\n\r\n01\r\n"
+    )));
     assert!(text.ends_with(&format!("Content-Range: bytes 35-35/36\r\n\r\nz\r\n--{boundary}--\r\n")));
 
     let r = get(&server, "/file", "Range: bytes=100-\r\n");
@@ -259,7 +300,11 @@ fn middleware_rewrites_a_streamed_body() {
     let server = start(app(), config());
     let r = get(&server, "/stream", "");
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"), "the body stays streamed");
+    assert_eq!(
+        r.header("Transfer-Encoding"),
+        Some("chunked"),
+        "the body stays streamed"
+    );
     assert_eq!(r.text(), "PIECE 0\nPIECE 1\nPIECE 2\n");
     assert_eq!(r.header("X-Middleware"), Some("seen"));
 }

@@ -107,7 +107,12 @@ impl Scan<'_> {
             match c {
                 '"' => return Some(out),
                 '\\' => match self.peek() {
-                    Some(n) if n == '\t' || n == ' ' || ('\u{21}'..='\u{7e}').contains(&n) || ('\u{80}'..='\u{ff}').contains(&n) => {
+                    Some(n)
+                        if n == '\t'
+                            || n == ' '
+                            || ('\u{21}'..='\u{7e}').contains(&n)
+                            || ('\u{80}'..='\u{ff}').contains(&n) =>
+                    {
                         out.push(n);
                         self.pos += 1;
                     }
@@ -116,7 +121,12 @@ impl Scan<'_> {
                         return None;
                     }
                 },
-                c if c == '\t' || c == ' ' || c == '\u{21}' || ('\u{23}'..='\u{7e}').contains(&c) || ('\u{80}'..='\u{ff}').contains(&c) => {
+                c if c == '\t'
+                    || c == ' '
+                    || c == '\u{21}'
+                    || ('\u{23}'..='\u{7e}').contains(&c)
+                    || ('\u{80}'..='\u{ff}').contains(&c) =>
+                {
                     out.push(c)
                 }
                 _ => {
@@ -264,7 +274,10 @@ fn parse_ranges(header: &str) -> Option<Vec<MediaRange>> {
 
 /// An offer (`type/subtype;params`) parsed as WebOb's `parse_offer` does: names lower
 /// case; no wildcards.
-fn parse_offer(offer: &str) -> Option<(String, String, Vec<(String, String)>)> {
+/// An offer parsed: type, subtype and parameters, names in lower case.
+type Offer = (String, String, Vec<(String, String)>);
+
+fn parse_offer(offer: &str) -> Option<Offer> {
     let chars: Vec<char> = offer.chars().collect();
     let mut scan = Scan { s: &chars, pos: 0 };
     let range = scan.element()?;
@@ -280,7 +293,11 @@ fn parse_offer(offer: &str) -> Option<(String, String, Vec<(String, String)>)> {
     Some((
         t.to_ascii_lowercase(),
         s.to_ascii_lowercase(),
-        range.params.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect(),
+        range
+            .params
+            .into_iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v))
+            .collect(),
     ))
 }
 
@@ -351,7 +368,7 @@ impl Accept {
     /// qualities keep the order of `offers`. Offers that are not media types are skipped.
     /// With no header, or an invalid one, every (well-formed) offer at 1.0.
     pub fn acceptable_offers<'o>(&self, offers: &[&'o str]) -> Vec<(&'o str, f32)> {
-        let parsed: Vec<(usize, (String, String, Vec<(String, String)>))> = offers
+        let parsed: Vec<(usize, Offer)> = offers
             .iter()
             .enumerate()
             .filter_map(|(i, o)| parse_offer(o).map(|p| (i, p)))
@@ -360,19 +377,24 @@ impl Accept {
             Accept::Valid { ranges, .. } => ranges,
             _ => return parsed.into_iter().map(|(i, _)| (offers[i], 1.0)).collect(),
         };
-        let lowered: Vec<(String, u16, Vec<(String, String)>)> = ranges
+        // Ranges lower-cased as WebOb compares them.
+        let lowered: Vec<(Offer, u16)> = ranges
             .iter()
             .map(|r| {
                 let base = r.media_range.split(';').next().unwrap_or("").to_ascii_lowercase();
-                let params = r.params.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect();
-                (base, r.qvalue, params)
+                let params = r
+                    .params
+                    .iter()
+                    .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+                    .collect();
+                ((base, String::new(), params), r.qvalue)
             })
             .collect();
         // (offer, qvalue, index, specificity), keyed by the offer text as WebOb's dict is.
         let mut found: Vec<(&'o str, u16, usize, u8)> = Vec::new();
         for (index, (otype, osub, oparams)) in &parsed {
             let offer = offers[*index];
-            for (range, q, rparams) in &lowered {
+            for ((range, _, rparams), q) in &lowered {
                 let (rtype, rsub) = range.split_once('/').unwrap_or((range, ""));
                 let specificity = if *otype == rtype && *osub == rsub {
                     if rparams.is_empty() {
@@ -542,7 +564,10 @@ mod tests {
         let a = Accept::parse(Some("text/html;level=\"1\";q=0.7;ext=\"x y\""));
         assert_eq!(a.ranges()[0].media_range, "text/html;level=1");
         assert_eq!(a.ranges()[0].qvalue, 700);
-        assert_eq!(a.ranges()[0].extensions, vec![("ext".to_owned(), Some("x y".to_owned()))]);
+        assert_eq!(
+            a.ranges()[0].extensions,
+            vec![("ext".to_owned(), Some("x y".to_owned()))]
+        );
         assert_eq!(a.to_string(), "text/html;level=1;q=0.7;ext=\"x y\"");
     }
 
@@ -550,20 +575,38 @@ mod tests {
     fn acceptable_offers_like_webob() {
         let html_json = ["text/html", "application/json"];
         // No header / invalid header: all, in order.
-        assert_eq!(offers(None, &html_json), vec![("text/html", 1.0), ("application/json", 1.0)]);
-        assert_eq!(offers(Some("bogus"), &html_json), vec![("text/html", 1.0), ("application/json", 1.0)]);
+        assert_eq!(
+            offers(None, &html_json),
+            vec![("text/html", 1.0), ("application/json", 1.0)]
+        );
+        assert_eq!(
+            offers(Some("bogus"), &html_json),
+            vec![("text/html", 1.0), ("application/json", 1.0)]
+        );
         // An empty header accepts nothing: the error bodies fall back to text/plain.
         assert!(offers(Some(""), &html_json).is_empty());
-        assert_eq!(offers(Some("*/*"), &html_json), vec![("text/html", 1.0), ("application/json", 1.0)]);
-        assert_eq!(offers(Some("application/json"), &html_json), vec![("application/json", 1.0)]);
+        assert_eq!(
+            offers(Some("*/*"), &html_json),
+            vec![("text/html", 1.0), ("application/json", 1.0)]
+        );
+        assert_eq!(
+            offers(Some("application/json"), &html_json),
+            vec![("application/json", 1.0)]
+        );
         assert_eq!(
             offers(Some("text/*;q=0.3, application/json;q=0.8"), &html_json),
             vec![("application/json", 0.8), ("text/html", 0.3)]
         );
         // The most specific range wins, even with a lower quality.
-        assert_eq!(offers(Some("text/html;q=0, */*"), &html_json), vec![("application/json", 1.0)]);
         assert_eq!(
-            offers(Some("text/html;level=1, text/html;q=0.5"), &["text/html;level=1", "text/html"]),
+            offers(Some("text/html;q=0, */*"), &html_json),
+            vec![("application/json", 1.0)]
+        );
+        assert_eq!(
+            offers(
+                Some("text/html;level=1, text/html;q=0.5"),
+                &["text/html;level=1", "text/html"]
+            ),
             vec![("text/html;level=1", 1.0), ("text/html", 0.5)]
         );
         // Malformed offers are skipped.
@@ -576,7 +619,10 @@ mod tests {
         assert_eq!(a.best_match(&["text/html", "text/plain"]), Some("text/html"));
         assert_eq!(a.quality("text/html"), Some(1.0));
         let a = Accept::parse(Some("application/json, application/xml;q=0.9"));
-        assert_eq!(a.best_match(&["application/xml", "application/json"]), Some("application/json"));
+        assert_eq!(
+            a.best_match(&["application/xml", "application/json"]),
+            Some("application/json")
+        );
         assert_eq!(a.best_match(&["text/plain"]), None);
         assert_eq!(a.quality("application/xml"), Some(0.9));
         assert_eq!(a.quality("image/png"), None);
@@ -601,7 +647,10 @@ mod tests {
                     continue;
                 }
                 // Only the last, cut element may differ.
-                assert!(std::ptr::eq(a, part.ranges().last().unwrap()), "cut {cut}: {a:?} vs {b:?}");
+                assert!(
+                    std::ptr::eq(a, part.ranges().last().unwrap()),
+                    "cut {cut}: {a:?} vs {b:?}"
+                );
             }
         }
     }

@@ -28,7 +28,9 @@ fn is_token(b: u8) -> bool {
 }
 
 /// Attribute names, which are never cookie names.
-const ATTRIBUTES: &[&str] = &["path", "comment", "domain", "max-age", "expires", "secure", "httponly", "samesite"];
+const ATTRIBUTES: &[&str] = &[
+    "path", "comment", "domain", "max-age", "expires", "secure", "httponly", "samesite",
+];
 
 /// `_valid_cookie_name`.
 pub(crate) fn valid_cookie_name(name: &[u8]) -> bool {
@@ -59,7 +61,11 @@ fn quoted_len(s: &[u8]) -> Option<usize> {
 /// The `\w{3},\s[\w\d-]{9,11}\s[\d:]{8}\sGMT` alternative (an old `expires` date).
 fn expires_len(s: &[u8]) -> Option<usize> {
     let w = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    if s.len() < 3 || !s[..3].iter().all(|&b| w(b)) || s.get(3) != Some(&b',') || !s.get(4).is_some_and(|&b| is_space(b)) {
+    if s.len() < 3
+        || !s[..3].iter().all(|&b| w(b))
+        || s.get(3) != Some(&b',')
+        || !s.get(4).is_some_and(|&b| is_space(b))
+    {
         return None;
     }
     let mut i = 5;
@@ -91,8 +97,16 @@ fn unquoted_len(s: &[u8]) -> usize {
         if is_legal(s[i]) {
             i += 1;
         } else if s[i] == b'\\' && i + 1 < s.len() {
-            let octal = s.len() >= i + 4 && (b'0'..=b'3').contains(&s[i + 1]) && s[i + 2..i + 4].iter().all(|b| (b'0'..=b'7').contains(b));
-            i += if octal { 4 } else if s[i + 1] != b'\n' { 2 } else { break };
+            let octal = s.len() >= i + 4
+                && (b'0'..=b'3').contains(&s[i + 1])
+                && s[i + 2..i + 4].iter().all(|b| (b'0'..=b'7').contains(b));
+            i += if octal {
+                4
+            } else if s[i + 1] != b'\n' {
+                2
+            } else {
+                break;
+            };
         } else {
             break;
         }
@@ -111,7 +125,9 @@ fn unquote(v: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < v.len() {
         if v[i] == b'\\' && i + 1 < v.len() {
-            let octal = v.len() >= i + 4 && (b'0'..=b'3').contains(&v[i + 1]) && v[i + 2..i + 4].iter().all(|b| (b'0'..=b'7').contains(b));
+            let octal = v.len() >= i + 4
+                && (b'0'..=b'3').contains(&v[i + 1])
+                && v[i + 2..i + 4].iter().all(|b| (b'0'..=b'7').contains(b));
             if octal {
                 out.push((v[i + 1] - b'0') * 64 + (v[i + 2] - b'0') * 8 + (v[i + 3] - b'0'));
                 i += 4;
@@ -152,7 +168,9 @@ pub fn parse_cookie(header: &str) -> Vec<(String, String)> {
                 v += 1;
             }
             let rest = &s[v..];
-            let len = quoted_len(rest).or_else(|| expires_len(rest)).unwrap_or_else(|| unquoted_len(rest));
+            let len = quoted_len(rest)
+                .or_else(|| expires_len(rest))
+                .unwrap_or_else(|| unquoted_len(rest));
             let name = &s[pos..end];
             if valid_cookie_name(name) {
                 out.push((
@@ -226,9 +244,9 @@ impl std::fmt::Display for CookieError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CookieError::InvalidName(n) => write!(f, "invalid cookie name {n:?}"),
-            CookieError::SameSiteNoneNeedsSecure => {
-                f.write_str("Incompatible cookie attributes: when the samesite equals 'none', then the secure must be True")
-            }
+            CookieError::SameSiteNoneNeedsSecure => f.write_str(
+                "Incompatible cookie attributes: when the samesite equals 'none', then the secure must be True",
+            ),
         }
     }
 }
@@ -399,13 +417,19 @@ mod tests {
         assert_eq!(pairs("a=1; b=2"), p(&[("a", "1"), ("b", "2")]));
         assert_eq!(pairs("a=\"x y\\\"z\"; b = 2"), p(&[("a", "x y\"z"), ("b", "2")]));
         assert_eq!(pairs("a=\\303\\251"), p(&[("a", "é")]));
-        assert_eq!(pairs("$Version=1; a=1; Path=/; expires=Wed, 09 Jun 2021 10:18:14 GMT"), p(&[("a", "1")]));
+        assert_eq!(
+            pairs("$Version=1; a=1; Path=/; expires=Wed, 09 Jun 2021 10:18:14 GMT"),
+            p(&[("a", "1")])
+        );
         assert_eq!(pairs("foo bar=baz"), p(&[("bar", "baz")]));
         assert_eq!(pairs("a=; b"), p(&[("a", "")]));
         assert_eq!(pairs("a==b"), p(&[("a", "=b")]));
         assert_eq!(pairs(""), p(&[]));
         assert_eq!(pairs("garbage"), p(&[]));
-        assert_eq!(pairs("d=Wed, 09-Jun-2021 10:18:14 GMT; e=5"), p(&[("d", "Wed, 09-Jun-2021 10:18:14 GMT"), ("e", "5")]));
+        assert_eq!(
+            pairs("d=Wed, 09-Jun-2021 10:18:14 GMT; e=5"),
+            p(&[("d", "Wed, 09-Jun-2021 10:18:14 GMT"), ("e", "5")])
+        );
         assert_eq!(pairs("a=1,b=2"), p(&[("a", "1"), ("b", "2")]));
     }
 
@@ -414,7 +438,10 @@ mod tests {
         // Cutting the header between two cookies never changes either cookie.
         let header = "a=1; session=\"x y\"; theme=dark; b=\\101";
         let whole = pairs(header);
-        assert_eq!(whole, p(&[("a", "1"), ("session", "x y"), ("theme", "dark"), ("b", "A")]));
+        assert_eq!(
+            whole,
+            p(&[("a", "1"), ("session", "x y"), ("theme", "dark"), ("b", "A")])
+        );
         for (i, _) in header.match_indices("; ") {
             let mut joined = pairs(&header[..i]);
             joined.extend(pairs(&header[i + 2..]));
@@ -450,10 +477,19 @@ mod tests {
             SetCookie::delete("a").to_header_at(now).unwrap(),
             "a=; Max-Age=0; Path=/; expires=Wed, 31-Dec-97 23:59:59 GMT"
         );
-        assert_eq!(SetCookie::new("a", "x y;\"é").to_header_at(now).unwrap(), "a=\"x y\\073\\042\\303\\251\"; Path=/");
+        assert_eq!(
+            SetCookie::new("a", "x y;\"é").to_header_at(now).unwrap(),
+            "a=\"x y\\073\\042\\303\\251\"; Path=/"
+        );
         assert_eq!(SetCookie::new("a", "b").path(None).to_header_at(now).unwrap(), "a=b");
-        assert!(matches!(SetCookie::new("bad name", "x").to_header(), Err(CookieError::InvalidName(_))));
-        assert!(matches!(SetCookie::new("path", "x").to_header(), Err(CookieError::InvalidName(_))));
+        assert!(matches!(
+            SetCookie::new("bad name", "x").to_header(),
+            Err(CookieError::InvalidName(_))
+        ));
+        assert!(matches!(
+            SetCookie::new("path", "x").to_header(),
+            Err(CookieError::InvalidName(_))
+        ));
         assert_eq!(
             SetCookie::new("a", "b").same_site(SameSite::None).to_header(),
             Err(CookieError::SameSiteNoneNeedsSecure)

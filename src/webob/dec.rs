@@ -135,7 +135,10 @@ mod tests {
         assert!(String::from_utf8(body).unwrap().contains("bye"));
         assert_eq!(run(&app, "GET", "/x", &[]).0, "404 Not Found");
         let strings = wsgify(|_req: &mut Request| "plain string");
-        assert_eq!(run(&strings, "GET", "/", &[]), ("200 OK".into(), b"plain string".to_vec()));
+        assert_eq!(
+            run(&strings, "GET", "/", &[]),
+            ("200 OK".into(), b"plain string".to_vec())
+        );
     }
 
     #[test]

@@ -69,18 +69,19 @@ enum Kind {
 /// ```
 #[derive(Clone)]
 pub struct HTTPError {
+    /// The status code.
     pub code: u16,
-    /// The reason phrase (`title` in WebOb).
-    pub title: Cow<'static, str>,
-    /// The class's default text, not subject to substitution.
-    pub explanation: Cow<'static, str>,
-    /// Text for this occurrence (`detail=`).
-    pub detail: Option<String>,
-    /// Text for those who read the HTML source (`comment=`): an HTML comment there, plain
-    /// text elsewhere.
-    pub comment: Option<String>,
-    /// Headers to send with it (`headers=`), e.g. `Allow`, `Retry-After`, `Location`.
-    pub headers: Vec<(String, String)>,
+    /// The rest, boxed: an `HTTPError` travels in `Result`s, which should stay small.
+    d: Box<Details>,
+}
+
+#[derive(Clone)]
+struct Details {
+    title: Cow<'static, str>,
+    explanation: Cow<'static, str>,
+    detail: Option<String>,
+    comment: Option<String>,
+    headers: Vec<(String, String)>,
     body_template: Option<Cow<'static, str>>,
     kind: Kind,
     add_slash: bool,
@@ -91,9 +92,9 @@ impl fmt::Debug for HTTPError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HTTPError")
             .field("code", &self.code)
-            .field("title", &self.title)
-            .field("detail", &self.detail)
-            .field("headers", &self.headers)
+            .field("title", &self.d.title)
+            .field("detail", &self.d.detail)
+            .field("headers", &self.d.headers)
             .finish()
     }
 }
@@ -101,27 +102,35 @@ impl fmt::Debug for HTTPError {
 /// `str(exc)`: the detail, or the explanation.
 impl fmt::Display for HTTPError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.detail {
+        match &self.d.detail {
             Some(d) if !d.is_empty() => f.write_str(d),
-            _ => f.write_str(&self.explanation),
+            _ => f.write_str(&self.d.explanation),
         }
     }
 }
 
 impl std::error::Error for HTTPError {}
 
-fn class(code: u16, title: &'static str, explanation: &'static str, kind: Kind, template: Option<&'static str>) -> HTTPError {
+fn class(
+    code: u16,
+    title: &'static str,
+    explanation: &'static str,
+    kind: Kind,
+    template: Option<&'static str>,
+) -> HTTPError {
     HTTPError {
         code,
-        title: Cow::Borrowed(title),
-        explanation: Cow::Borrowed(explanation),
-        detail: None,
-        comment: None,
-        headers: Vec::new(),
-        body_template: template.map(Cow::Borrowed),
-        kind,
-        add_slash: false,
-        json_formatter: None,
+        d: Box::new(Details {
+            title: Cow::Borrowed(title),
+            explanation: Cow::Borrowed(explanation),
+            detail: None,
+            comment: None,
+            headers: Vec::new(),
+            body_template: template.map(Cow::Borrowed),
+            kind,
+            add_slash: false,
+            json_formatter: None,
+        }),
     }
 }
 
@@ -264,31 +273,31 @@ impl HTTPError {
     /// error with the generic title of its hundred.
     pub fn new(code: u16) -> HTTPError {
         status_map(code).unwrap_or_else(|| {
-            let kind = if (300..400).contains(&code) { Kind::Move } else { Kind::Normal };
-            HTTPError {
-                title: Cow::Borrowed(super::util::status_reason(code)),
-                explanation: Cow::Borrowed(""),
-                body_template: (kind == Kind::Move).then_some(Cow::Borrowed(MOVE_TEMPLATE)),
-                ..class(code, "", "", kind, None)
-            }
+            let kind = if (300..400).contains(&code) {
+                Kind::Move
+            } else {
+                Kind::Normal
+            };
+            let template = (kind == Kind::Move).then_some(MOVE_TEMPLATE);
+            class(code, super::util::status_reason(code), "", kind, template)
         })
     }
 
     /// `detail=`: text for this occurrence, shown under the explanation.
     pub fn with_detail(mut self, detail: impl Into<String>) -> HTTPError {
-        self.detail = Some(detail.into());
+        self.d.detail = Some(detail.into());
         self
     }
 
     /// `comment=`: an HTML comment in the HTML body, plain text in the others.
     pub fn with_comment(mut self, comment: impl Into<String>) -> HTTPError {
-        self.comment = Some(comment.into());
+        self.d.comment = Some(comment.into());
         self
     }
 
     /// Adds a header (`headers=[...]`).
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> HTTPError {
-        self.headers.push((name.into(), value.into()));
+        self.d.headers.push((name.into(), value.into()));
         self
     }
 
@@ -303,14 +312,14 @@ impl HTTPError {
     /// them (they are dropped here).
     pub fn with_location(mut self, location: impl Into<String>) -> HTTPError {
         let location: String = location.into().chars().filter(|c| *c != '\r' && *c != '\n').collect();
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("location"));
-        self.headers.push(("Location".to_owned(), location));
+        self.d.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("location"));
+        self.d.headers.push(("Location".to_owned(), location));
         self
     }
 
     /// `add_slash=True`: redirect to the request's own URL with a `/` added.
     pub fn with_add_slash(mut self) -> HTTPError {
-        self.add_slash = true;
+        self.d.add_slash = true;
         self
     }
 
@@ -318,24 +327,58 @@ impl HTTPError {
     /// it may name `${explanation}`, `${detail}`, `${comment}`, `${html_comment}`, any
     /// environ key and any header (lower case).
     pub fn with_body_template(mut self, template: impl Into<String>) -> HTTPError {
-        self.body_template = Some(Cow::Owned(template.into()));
+        self.d.body_template = Some(Cow::Owned(template.into()));
         self
     }
 
     /// `json_formatter=`: builds the JSON body from `(body, status, title, environ)`.
-    pub fn with_json_formatter(mut self, f: impl Fn(&str, &str, &str, &Environ) -> String + Send + Sync + 'static) -> HTTPError {
-        self.json_formatter = Some(Arc::new(f));
+    pub fn with_json_formatter(
+        mut self,
+        f: impl Fn(&str, &str, &str, &Environ) -> String + Send + Sync + 'static,
+    ) -> HTTPError {
+        self.d.json_formatter = Some(Arc::new(f));
         self
+    }
+
+    /// The reason phrase (`title` in WebOb).
+    pub fn title(&self) -> &str {
+        &self.d.title
+    }
+
+    /// The class's default text (`explanation`), not subject to substitution.
+    pub fn explanation(&self) -> &str {
+        &self.d.explanation
+    }
+
+    /// The text for this occurrence (`detail`).
+    pub fn detail(&self) -> Option<&str> {
+        self.d.detail.as_deref()
+    }
+
+    /// The comment (`comment`): an HTML comment in the HTML body, plain text elsewhere.
+    pub fn comment(&self) -> Option<&str> {
+        self.d.comment.as_deref()
+    }
+
+    /// The headers sent with it (`headers`).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.d.headers
+    }
+
+    /// The headers, to change.
+    pub fn headers_mut(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.d.headers
     }
 
     /// The status line text: `404 Not Found`.
     pub fn status(&self) -> String {
-        format!("{} {}", self.code, self.title)
+        format!("{} {}", self.code, self.d.title)
     }
 
     /// The first header of that name, any case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
+        self.d
+            .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -343,16 +386,22 @@ impl HTTPError {
 
     /// True for the statuses that have no body (204, 205, 304).
     pub fn is_empty_body(&self) -> bool {
-        self.kind == Kind::EmptyBody
+        self.d.kind == Kind::EmptyBody
     }
 
     /// `_make_body`: the template filled, each value passed through `escape`.
     fn make_body(&self, environ: &Environ, escape: fn(&str) -> String) -> String {
-        let template = self.body_template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
-        let custom = self.body_template.is_some();
+        let template = self.d.body_template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
+        let custom = self.d.body_template.is_some();
         let lookup = |name: &str| -> Option<String> {
             if custom {
-                if let Some((_, v)) = self.headers.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(name) && n.to_ascii_lowercase() == name) {
+                if let Some((_, v)) = self
+                    .d
+                    .headers
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name) && n.to_ascii_lowercase() == name)
+                {
                     return Some(escape(v));
                 }
                 if let Some(v) = environ.get(name) {
@@ -360,10 +409,10 @@ impl HTTPError {
                 }
             }
             match name {
-                "explanation" => Some(escape(&self.explanation)),
-                "detail" => Some(escape(self.detail.as_deref().unwrap_or(""))),
-                "comment" => Some(escape(self.comment.as_deref().unwrap_or(""))),
-                "html_comment" => Some(match self.comment.as_deref() {
+                "explanation" => Some(escape(&self.d.explanation)),
+                "detail" => Some(escape(self.d.detail.as_deref().unwrap_or(""))),
+                "comment" => Some(escape(self.d.comment.as_deref().unwrap_or(""))),
+                "html_comment" => Some(match self.d.comment.as_deref() {
                     Some(c) if !c.is_empty() => format!("<!-- {} -->", escape(c)),
                     _ => String::new(),
                 }),
@@ -401,27 +450,27 @@ impl HTTPError {
     pub fn json_body(&self, environ: &Environ) -> String {
         let body = self.make_body(environ, |s| s.to_owned());
         let status = self.status();
-        if let Some(f) = &self.json_formatter {
-            return f(&body, &status, &self.title, environ);
+        if let Some(f) = &self.d.json_formatter {
+            return f(&body, &status, &self.d.title, environ);
         }
         let mut out = String::from("{\"message\": ");
         push_json_str(&mut out, &body);
         out.push_str(", \"code\": ");
         push_json_str(&mut out, &status);
         out.push_str(", \"title\": ");
-        push_json_str(&mut out, &self.title);
+        push_json_str(&mut out, &self.d.title);
         out.push('}');
         out
     }
 
     /// The redirect's Location for this request (`_HTTPMove.__call__`).
     fn resolve_location(&mut self, environ: &Environ) {
-        if self.kind != Kind::Move {
+        if self.d.kind != Kind::Move {
             return;
         }
         let path_url = path_url(environ);
         let mut location = self.header("location").map(str::to_owned);
-        if self.add_slash {
+        if self.d.add_slash {
             let mut url = format!("{path_url}/");
             if let Some(qs) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
                 url.push('?');
@@ -431,8 +480,8 @@ impl HTTPError {
         }
         if let Some(location) = location {
             let absolute = urljoin(&path_url, &location);
-            self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("location"));
-            self.headers.push(("Location".to_owned(), absolute));
+            self.d.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("location"));
+            self.d.headers.push(("Location".to_owned(), absolute));
         }
     }
 
@@ -443,12 +492,12 @@ impl HTTPError {
         let status = self.status();
         let is_head = environ.get("REQUEST_METHOD") == Some("HEAD");
         let mut headers: Vec<(String, String)> = Vec::new();
-        if self.kind == Kind::EmptyBody || is_head {
-            if self.kind != Kind::EmptyBody {
+        if self.d.kind == Kind::EmptyBody || is_head {
+            if self.d.kind != Kind::EmptyBody {
                 headers.push(("Content-Type".into(), "text/html; charset=UTF-8".into()));
                 headers.push(("Content-Length".into(), "0".into()));
             }
-            headers.extend(self.headers.iter().cloned());
+            headers.extend(self.d.headers.iter().cloned());
             return Response::from_parts(status, headers, Body::Empty);
         }
         let accept = environ.get("HTTP_ACCEPT").unwrap_or("");
@@ -459,7 +508,8 @@ impl HTTPError {
             _ => ("text/plain; charset=UTF-8", self.plain_body(environ)),
         };
         headers.extend(
-            self.headers
+            self.d
+                .headers
                 .iter()
                 .filter(|(n, _)| !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("content-type"))
                 .cloned(),
@@ -472,11 +522,11 @@ impl HTTPError {
     /// The headers WebOb's exception response starts with (before its body is chosen).
     pub(crate) fn initial_headers(&self) -> Vec<(String, String)> {
         let mut headers = Vec::new();
-        if self.kind != Kind::EmptyBody {
+        if self.d.kind != Kind::EmptyBody {
             headers.push(("Content-Type".into(), "text/html; charset=UTF-8".into()));
             headers.push(("Content-Length".into(), "0".into()));
         }
-        headers.extend(self.headers.iter().cloned());
+        headers.extend(self.d.headers.iter().cloned());
         headers
     }
 }
@@ -594,7 +644,10 @@ mod tests {
             "400 Bad Request\n\nThe server could not comply with the request since it is either malformed or otherwise incorrect.\n\n Bad  & co  from db  "
         );
         let html = e.html_body(&env);
-        assert!(html.contains("incorrect.<br /><br />\nBad &lt;thing&gt; &amp; co\n<!-- from db -->\n"), "{html}");
+        assert!(
+            html.contains("incorrect.<br /><br />\nBad &lt;thing&gt; &amp; co\n<!-- from db -->\n"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -603,7 +656,10 @@ mod tests {
         let e = HTTPMethodNotAllowed().with_allow(&["GET", "HEAD"]);
         let (status, headers, body) = rendered(e, &env);
         assert_eq!(status, "405 Method Not Allowed");
-        assert_eq!(body, "405 Method Not Allowed\n\nThe method DELETE is not allowed for this resource. \n\n ");
+        assert_eq!(
+            body,
+            "405 Method Not Allowed\n\nThe method DELETE is not allowed for this resource. \n\n "
+        );
         assert!(headers.contains(&("Allow".into(), "GET, HEAD".into())));
 
         let env = environ("PUT", "/", &[("Content-Type", "text/csv")]);
@@ -632,17 +688,26 @@ mod tests {
         );
         let (_, headers, _) = rendered(HTTPMovedPermanently().with_add_slash(), &env);
         assert!(headers.contains(&("Location".into(), "http://localhost:8080/a/b/?x=1".into())));
-        let html = HTTPSeeOther().with_location("/z?a=1&b=2").response_for(&environ("GET", "/", &[("Accept", "text/html")]));
+        let html =
+            HTTPSeeOther()
+                .with_location("/z?a=1&b=2")
+                .response_for(&environ("GET", "/", &[("Accept", "text/html")]));
         let mut html = html;
         let text = String::from_utf8(html.body().unwrap().to_vec()).unwrap();
-        assert!(text.contains("<a href=\"http://localhost:8080/z?a=1&amp;b=2\">"), "{text}");
+        assert!(
+            text.contains("<a href=\"http://localhost:8080/z?a=1&amp;b=2\">"),
+            "{text}"
+        );
     }
 
     #[test]
     fn empty_bodies_and_head() {
         let env = environ("GET", "/", &[]);
         let (status, headers, body) = rendered(HTTPNoContent(), &env);
-        assert_eq!((status.as_str(), headers.len(), body.as_str()), ("204 No Content", 0, ""));
+        assert_eq!(
+            (status.as_str(), headers.len(), body.as_str()),
+            ("204 No Content", 0, "")
+        );
         let head = environ("HEAD", "/", &[]);
         let (_, headers, body) = rendered(HTTPNotFound(), &head);
         assert_eq!(body, "");
@@ -653,13 +718,20 @@ mod tests {
     fn json_formatter_and_status_map() {
         let env = environ("GET", "/", &[("Accept", "application/json")]);
         let e = HTTPConflict().with_json_formatter(|body, status, title, environ| {
-            format!("{{\"error\": \"{title}\", \"status\": \"{status}\", \"len\": {}, \"m\": \"{}\"}}", body.len(), environ.get_or("REQUEST_METHOD", ""))
+            format!(
+                "{{\"error\": \"{title}\", \"status\": \"{status}\", \"len\": {}, \"m\": \"{}\"}}",
+                body.len(),
+                environ.get_or("REQUEST_METHOD", "")
+            )
         });
-        assert_eq!(e.json_body(&env), "{\"error\": \"Conflict\", \"status\": \"409 Conflict\", \"len\": 73, \"m\": \"GET\"}");
-        assert_eq!(status_map(416).unwrap().title, "Request Range Not Satisfiable");
+        assert_eq!(
+            e.json_body(&env),
+            "{\"error\": \"Conflict\", \"status\": \"409 Conflict\", \"len\": 73, \"m\": \"GET\"}"
+        );
+        assert_eq!(status_map(416).unwrap().title(), "Request Range Not Satisfiable");
         assert!(status_map(299).is_none());
         assert_eq!(HTTPError::new(499).status(), "499 Unknown Client Error");
-        assert_eq!(HTTPUnauthorized().to_string(), HTTPUnauthorized().explanation);
+        assert_eq!(HTTPUnauthorized().to_string(), HTTPUnauthorized().explanation());
     }
 
     #[test]

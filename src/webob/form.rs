@@ -203,7 +203,12 @@ fn temporary_file() -> io::Result<File> {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(file) => {
                 let _ = std::fs::remove_file(&path);
                 return Ok(file);
@@ -212,7 +217,10 @@ fn temporary_file() -> io::Result<File> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary file name"))
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary file name",
+    ))
 }
 
 fn too_large(what: &str) -> HTTPError {
@@ -229,7 +237,11 @@ fn malformed(e: MultipartError) -> HTTPError {
 /// Reads a `multipart/form-data` body into form values, as `FieldStorage` +
 /// `MultiDict.from_fieldstorage` do: a part with a (non-empty) filename is a file, any other
 /// a text field read as UTF-8 (or its part's charset when that is latin-1).
-pub(crate) fn parse_multipart(reader: impl Read, boundary: &str, limits: &FormLimits) -> Result<MultiDict<FormValue>, HTTPError> {
+pub(crate) fn parse_multipart(
+    reader: impl Read,
+    boundary: &str,
+    limits: &FormLimits,
+) -> Result<MultiDict<FormValue>, HTTPError> {
     let mut mp = Multipart::new(reader, boundary);
     mp.set_max_header_bytes(limits.max_part_header_bytes);
     let mut out = MultiDict::new();
@@ -283,7 +295,9 @@ pub(crate) fn parse_multipart(reader: impl Read, boundary: &str, limits: &FormLi
                     if limits.max_file_bytes.is_some_and(|max| len > max) {
                         return Err(too_large("uploaded file too large"));
                     }
-                    let store_err = |e: io::Error| exc::HTTPInternalServerError().with_detail(format!("cannot store the upload: {e}"));
+                    let store_err = |e: io::Error| {
+                        exc::HTTPInternalServerError().with_detail(format!("cannot store the upload: {e}"))
+                    };
                     if disk.is_none() && memory.len() + n > limits.spool_after {
                         let mut file = temporary_file().map_err(store_err)?;
                         file.write_all(&memory).map_err(store_err)?;
@@ -379,6 +393,11 @@ Content-Disposition: form-data; name=\"title\"\r\nContent-Type: text/plain; char
         assert_eq!(tight(|l| l.max_file_bytes = Some(100)), 413);
         assert_eq!(tight(|l| l.max_fields_bytes = 3), 413);
         assert_eq!(tight(|l| l.max_parts = 2), 413);
-        assert_eq!(parse_multipart(&b"--B\r\n\r\nx"[..], "B", &FormLimits::default()).unwrap_err().code, 400);
+        assert_eq!(
+            parse_multipart(&b"--B\r\n\r\nx"[..], "B", &FormLimits::default())
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 }

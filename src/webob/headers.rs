@@ -124,7 +124,11 @@ pub fn header_name(key: &str) -> Option<String> {
     for c in raw.chars() {
         let c = if c == '_' { '-' } else { c };
         if c.is_ascii_alphabetic() {
-            out.push(if start { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+            out.push(if start {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            });
             start = false;
         } else {
             out.push(c);

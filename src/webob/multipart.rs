@@ -253,9 +253,7 @@ impl<R: Read> Multipart<R> {
         loop {
             match self.state {
                 State::Done => return Ok(None),
-                State::Body => {
-                    while self.read_body(&mut scratch)? > 0 {}
-                }
+                State::Body => while self.read_body(&mut scratch)? > 0 {},
                 State::Preamble => {
                     let unread = &self.buf[self.start..self.end];
                     if let Some(i) = find(unread, &self.delimiter) {
@@ -421,7 +419,12 @@ pub(crate) mod tests {
 
     impl Read for Pieces {
         fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            let size = self.sizes.get(self.turn % self.sizes.len().max(1)).copied().unwrap_or(usize::MAX).max(1);
+            let size = self
+                .sizes
+                .get(self.turn % self.sizes.len().max(1))
+                .copied()
+                .unwrap_or(usize::MAX)
+                .max(1);
             self.turn += 1;
             let n = size.min(out.len()).min(self.data.len() - self.pos);
             out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
@@ -542,17 +545,25 @@ Content-Disposition: form-data; name=\"empty\"\r\n\r\n\
     #[test]
     fn skipping_unread_parts() {
         let mut mp = Multipart::new(FORM, "XyZ");
-        let names: Vec<_> = std::iter::from_fn(|| mp.next_part().unwrap()).map(|p| p.name.unwrap()).collect();
+        let names: Vec<_> = std::iter::from_fn(|| mp.next_part().unwrap())
+            .map(|p| p.name.unwrap())
+            .collect();
         assert_eq!(names, vec!["title", "upload", "empty"]);
     }
 
     #[test]
     fn boundaries_and_params() {
         assert_eq!(boundary_of("multipart/form-data; boundary=abc").as_deref(), Some("abc"));
-        assert_eq!(boundary_of("Multipart/Form-Data; charset=x; Boundary=\"a b;c\"").as_deref(), Some("a b;c"));
+        assert_eq!(
+            boundary_of("Multipart/Form-Data; charset=x; Boundary=\"a b;c\"").as_deref(),
+            Some("a b;c")
+        );
         assert_eq!(boundary_of("multipart/form-data"), None);
         assert_eq!(boundary_of("text/plain; boundary=abc"), None);
-        assert_eq!(boundary_of(&format!("multipart/mixed; boundary={}", "x".repeat(71))), None);
+        assert_eq!(
+            boundary_of(&format!("multipart/mixed; boundary={}", "x".repeat(71))),
+            None
+        );
         assert_eq!(ext_value("UTF-8''caf%C3%A9.txt").as_deref(), Some("café.txt"));
         let mut body = b"--b\r\nContent-Disposition: form-data; name=f; filename=\"fallback\"; filename*=UTF-8''na%C3%AFve.txt\r\n\r\nx\r\n--b--".to_vec();
         let parts = every_way(&body, "b").unwrap();

@@ -62,7 +62,10 @@ impl Range {
     pub fn parse(header: &str) -> Option<Range> {
         let header = header.trim_matches([' ', '\t']);
         let unit_end = header.find('=')?;
-        if !header[..unit_end].trim_end_matches([' ', '\t']).eq_ignore_ascii_case("bytes") {
+        if !header[..unit_end]
+            .trim_end_matches([' ', '\t'])
+            .eq_ignore_ascii_case("bytes")
+        {
             return None;
         }
         let mut ranges = Vec::new();
@@ -167,11 +170,7 @@ impl ContentRange {
     pub fn parse(value: &str) -> Option<ContentRange> {
         let rest = value.strip_prefix("bytes ")?;
         let (range, length) = rest.split_once('/')?;
-        let length = if length == "*" {
-            None
-        } else {
-            Some(digits(length)??)
-        };
+        let length = if length == "*" { None } else { Some(digits(length)??) };
         let range = if range == "*" {
             None
         } else {
@@ -214,13 +213,25 @@ mod tests {
         assert_eq!(r.range_for_length(1000), Some((0, 100)));
         assert_eq!(r.content_range(1000).unwrap().to_string(), "bytes 0-99/1000");
         assert_eq!(r.range_for_length(50), Some((0, 50)));
-        assert_eq!(Range::parse("bytes=500-").unwrap().range_for_length(1000), Some((500, 1000)));
-        assert_eq!(Range::parse("bytes=-100").unwrap().range_for_length(1000), Some((900, 1000)));
-        assert_eq!(Range::parse("Bytes = 1 - 2").unwrap().range_for_length(10), Some((1, 3)));
+        assert_eq!(
+            Range::parse("bytes=500-").unwrap().range_for_length(1000),
+            Some((500, 1000))
+        );
+        assert_eq!(
+            Range::parse("bytes=-100").unwrap().range_for_length(1000),
+            Some((900, 1000))
+        );
+        assert_eq!(
+            Range::parse("Bytes = 1 - 2").unwrap().range_for_length(10),
+            Some((1, 3))
+        );
         assert_eq!(Range::parse("bytes=1000-").unwrap().range_for_length(1000), None);
         assert_eq!(Range::parse("bytes=-0").unwrap().range_for_length(1000), None);
         // A suffix longer than the body is the whole body (RFC 9110).
-        assert_eq!(Range::parse("bytes=-5000").unwrap().range_for_length(1000), Some((0, 1000)));
+        assert_eq!(
+            Range::parse("bytes=-5000").unwrap().range_for_length(1000),
+            Some((0, 1000))
+        );
         assert_eq!(Range::parse("bytes=0-").unwrap().range_for_length(0), None);
         assert_eq!(Range::new(-5, None).unwrap().to_string(), "bytes=-5");
         assert_eq!(Range::new(2, Some(5)).unwrap().to_string(), "bytes=2-4");
@@ -228,7 +239,17 @@ mod tests {
 
     #[test]
     fn bad_headers_are_ignored() {
-        for bad in ["", "bytes", "bytes=", "items=0-1", "bytes=5-1", "bytes=a-b", "bytes=-", "bytes=1", "bytes=0-1;x"] {
+        for bad in [
+            "",
+            "bytes",
+            "bytes=",
+            "items=0-1",
+            "bytes=5-1",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes=1",
+            "bytes=0-1;x",
+        ] {
             assert_eq!(Range::parse(bad), None, "{bad:?}");
         }
         let many = format!("bytes={}", vec!["0-0"; MAX_RANGES + 1].join(","));

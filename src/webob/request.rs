@@ -207,7 +207,11 @@ impl<'e> Request<'e> {
     pub fn host(&self) -> Cow<'_, str> {
         match self.environ.get("HTTP_HOST") {
             Some(h) => Cow::Borrowed(h),
-            None => Cow::Owned(format!("{}:{}", self.server_name(), self.environ.get_or("SERVER_PORT", ""))),
+            None => Cow::Owned(format!(
+                "{}:{}",
+                self.server_name(),
+                self.environ.get_or("SERVER_PORT", "")
+            )),
         }
     }
 
@@ -240,12 +244,20 @@ impl<'e> Request<'e> {
 
     /// `req.application_url`: the host URL and SCRIPT_NAME.
     pub fn application_url(&self) -> String {
-        format!("{}{}", self.host_url(), url_quote(&latin1_bytes(self.environ.get_or("SCRIPT_NAME", "")), PATH_SAFE))
+        format!(
+            "{}{}",
+            self.host_url(),
+            url_quote(&latin1_bytes(self.environ.get_or("SCRIPT_NAME", "")), PATH_SAFE)
+        )
     }
 
     /// `req.path_url`: the application URL and PATH_INFO, no query.
     pub fn path_url(&self) -> String {
-        format!("{}{}", self.application_url(), url_quote(&latin1_bytes(self.environ.get_or("PATH_INFO", "")), PATH_SAFE))
+        format!(
+            "{}{}",
+            self.application_url(),
+            url_quote(&latin1_bytes(self.environ.get_or("PATH_INFO", "")), PATH_SAFE)
+        )
     }
 
     /// `req.path`: SCRIPT_NAME and PATH_INFO, quoted.
@@ -305,7 +317,12 @@ impl<'e> Request<'e> {
 
     /// `req.content_type`: the media type, parameters left off.
     pub fn content_type(&self) -> &str {
-        self.environ.get_or("CONTENT_TYPE", "").split(';').next().unwrap_or("").trim()
+        self.environ
+            .get_or("CONTENT_TYPE", "")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
     }
 
     /// `req.charset`: the Content-Type's charset, `UTF-8` when it names none.
@@ -316,7 +333,9 @@ impl<'e> Request<'e> {
             .skip(1)
             .find_map(|p| {
                 let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_owned())
+                k.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| v.trim().trim_matches('"').to_owned())
             })
             .unwrap_or_else(|| "UTF-8".to_owned())
     }
@@ -414,13 +433,17 @@ impl<'e> Request<'e> {
             return Ok(vars.clone());
         }
         let content_type = self.content_type().to_ascii_lowercase();
-        let is_form = matches!(content_type.as_str(), "" | "application/x-www-form-urlencoded" | "multipart/form-data");
+        let is_form = matches!(
+            content_type.as_str(),
+            "" | "application/x-www-form-urlencoded" | "multipart/form-data"
+        );
         if !is_form || (self.method() != "POST" && content_type.is_empty()) {
             return Ok(Rc::new(MultiDict::new()));
         }
         let charset = self.charset();
         if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") {
-            return Err(exc::HTTPBadRequest().with_detail(format!("Requests are expected to be submitted in UTF-8, not {charset}")));
+            return Err(exc::HTTPBadRequest()
+                .with_detail(format!("Requests are expected to be submitted in UTF-8, not {charset}")));
         }
         let vars: MultiDict<FormValue> = if content_type == "multipart/form-data" {
             let boundary = boundary_of(self.environ.get_or("CONTENT_TYPE", ""))
@@ -440,7 +463,10 @@ impl<'e> Request<'e> {
         } else {
             let limit = self.form_limits.max_fields_bytes.min(self.body_limit);
             let body = self.read_body(limit)?;
-            parse_qsl_bytes(&body).into_iter().map(|(k, v)| (k, FormValue::Text(v))).collect()
+            parse_qsl_bytes(&body)
+                .into_iter()
+                .map(|(k, v)| (k, FormValue::Text(v)))
+                .collect()
         };
         let vars = Rc::new(vars);
         self.environ.put(POST_KEY, vars.clone());
@@ -449,7 +475,11 @@ impl<'e> Request<'e> {
 
     /// `req.params`: the query string's parameters, then the form's.
     pub fn params(&mut self) -> Result<MultiDict<FormValue>, HTTPError> {
-        let mut all: MultiDict<FormValue> = self.get_params().into_iter().map(|(k, v)| (k, FormValue::Text(v))).collect();
+        let mut all: MultiDict<FormValue> = self
+            .get_params()
+            .into_iter()
+            .map(|(k, v)| (k, FormValue::Text(v)))
+            .collect();
         let post = self.post()?;
         all.extend(post.items().map(|(k, v)| (k.to_owned(), v.clone())));
         Ok(all)
@@ -490,7 +520,11 @@ impl<'e> Request<'e> {
             if self.content_length().is_some_and(|n| n > limit) {
                 return Err(exc::HTTPRequestEntityTooLarge());
             }
-            let read = self.environ.input().take(limit.saturating_add(1)).read_to_end(&mut bytes);
+            let read = self
+                .environ
+                .input()
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut bytes);
             if let Err(e) = read {
                 let error = if e.kind() == std::io::ErrorKind::TimedOut {
                     exc::HTTPRequestTimeout()
@@ -506,7 +540,8 @@ impl<'e> Request<'e> {
         let len = bytes.len();
         let body: Rc<[u8]> = bytes.into();
         // As WebOb's make_body_seekable: wsgi.input reads the body again from its start.
-        self.environ.set_input(Input::from_bytes(body.to_vec(), Some(Framing::Length(len as u64))));
+        self.environ
+            .set_input(Input::from_bytes(body.to_vec(), Some(Framing::Length(len as u64))));
         self.environ.set("CONTENT_LENGTH", len.to_string());
         self.environ.put(BODY_KEY, body.clone());
         Ok(body)
@@ -528,7 +563,8 @@ impl<'e> Request<'e> {
     #[cfg(feature = "json")]
     pub fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, HTTPError> {
         let body = self.body()?;
-        serde_json::from_slice(&body).map_err(|e| exc::HTTPBadRequest().with_detail(format!("Malformed JSON in request body: {e}")))
+        serde_json::from_slice(&body)
+            .map_err(|e| exc::HTTPBadRequest().with_detail(format!("Malformed JSON in request body: {e}")))
     }
 
     // ---- calling other applications ----
@@ -542,12 +578,16 @@ impl<'e> Request<'e> {
         let body = app.call(self.environ, &mut start_response);
         if !start_response.is_called() {
             drop(body);
-            let error = exc::HTTPInternalServerError().with_detail("the application returned without calling start_response");
+            let error =
+                exc::HTTPInternalServerError().with_detail("the application returned without calling start_response");
             let (status, headers, body) = error.response_for(self.environ).into_parts();
             return (status, headers.as_slice().to_vec(), body);
         }
         let status = start_response.status().to_owned();
-        let headers = start_response.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let headers = start_response
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let written = std::mem::take(&mut *written.borrow_mut());
         let body = if written.is_empty() {
             body
@@ -634,7 +674,10 @@ mod tests {
         assert_eq!(req.path(), "/app/caf%C3%A9/x%20y");
         assert_eq!(req.path_qs(), "/app/caf%C3%A9/x%20y?a=1&b=2");
         assert_eq!(req.url(), "http://example.com:8080/app/caf%C3%A9/x%20y?a=1&b=2");
-        assert_eq!(req.relative_url("other", false), "http://example.com:8080/app/caf%C3%A9/other");
+        assert_eq!(
+            req.relative_url("other", false),
+            "http://example.com:8080/app/caf%C3%A9/other"
+        );
         assert_eq!(req.relative_url("other", true), "http://example.com:8080/app/other");
         let mut e = environ("GET", "/", &[("Host", "h:80")], b"");
         e.set("HTTP_HOST", "h:80");
@@ -677,14 +720,20 @@ mod tests {
         let post = req.post().unwrap();
         assert_eq!(post.get("name"), Some(&FormValue::Text("café".into())));
         let params = req.params().unwrap();
-        assert_eq!(params.getall("a").into_iter().filter_map(FormValue::as_text).collect::<Vec<_>>(), vec!["1", "2", "3"]);
+        assert_eq!(
+            params
+                .getall("a")
+                .into_iter()
+                .filter_map(FormValue::as_text)
+                .collect::<Vec<_>>(),
+            vec!["1", "2", "3"]
+        );
         // The body is still there, and wsgi.input reads it again.
         assert_eq!(&*req.body().unwrap(), b"name=caf%C3%A9&a=3");
         let mut again = String::new();
         req.body_file().read_to_string(&mut again).unwrap();
         assert_eq!(again, "name=caf%C3%A9&a=3");
         // A second Request over the same environ shares the parse.
-        drop(req);
         assert!(Request::new(&mut e).post().unwrap().contains_key("name"));
     }
 
@@ -696,22 +745,40 @@ mod tests {
         assert_eq!(&*req.body().unwrap(), b"{}");
         let mut e = environ("POST", "/", &[("Content-Type", "text/plain; charset=latin-1")], b"x=1");
         assert!(Request::new(&mut e).post().unwrap().is_empty());
-        let mut e = environ("POST", "/", &[("Content-Type", "application/x-www-form-urlencoded; charset=latin-1")], b"x=1");
+        let mut e = environ(
+            "POST",
+            "/",
+            &[("Content-Type", "application/x-www-form-urlencoded; charset=latin-1")],
+            b"x=1",
+        );
         assert_eq!(Request::new(&mut e).post().unwrap_err().code, 400);
     }
 
     #[test]
     fn multipart_posts_stream() {
         let body = b"--XX\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhi\r\n--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nfile body\r\n--XX--\r\n";
-        let mut e = environ("POST", "/", &[("Content-Type", "multipart/form-data; boundary=XX")], body);
+        let mut e = environ(
+            "POST",
+            "/",
+            &[("Content-Type", "multipart/form-data; boundary=XX")],
+            body,
+        );
         let mut req = Request::new(&mut e);
         let post = req.post().unwrap();
         assert_eq!(post.get("title").and_then(FormValue::as_text), Some("hi"));
         let f = post.get("f").and_then(FormValue::as_file).unwrap();
-        assert_eq!((f.filename.as_str(), f.bytes().unwrap()), ("a.txt", b"file body".to_vec()));
+        assert_eq!(
+            (f.filename.as_str(), f.bytes().unwrap()),
+            ("a.txt", b"file body".to_vec())
+        );
         assert_eq!(req.body().unwrap_err().code, 500);
         // Read first, then parsed from the kept body.
-        let mut e = environ("POST", "/", &[("Content-Type", "multipart/form-data; boundary=XX")], body);
+        let mut e = environ(
+            "POST",
+            "/",
+            &[("Content-Type", "multipart/form-data; boundary=XX")],
+            body,
+        );
         let mut req = Request::new(&mut e);
         assert_eq!(req.body().unwrap().len(), body.len());
         assert_eq!(req.post().unwrap().len(), 2);
@@ -732,11 +799,21 @@ mod tests {
         assert_eq!(req.content_length(), Some(100));
         // Chunked: no length ahead, the cap still holds.
         let raw = b"5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n".to_vec();
-        let mut e = Environ::for_request("PUT", "/", &[("Host", "h")], Input::from_bytes(raw.clone(), Some(Framing::Chunked)));
+        let mut e = Environ::for_request(
+            "PUT",
+            "/",
+            &[("Host", "h")],
+            Input::from_bytes(raw.clone(), Some(Framing::Chunked)),
+        );
         let mut req = Request::new(&mut e);
         req.set_body_limit(9);
         assert_eq!(req.body().unwrap_err().code, 413);
-        let mut e = Environ::for_request("PUT", "/", &[("Host", "h")], Input::from_bytes(raw, Some(Framing::Chunked)));
+        let mut e = Environ::for_request(
+            "PUT",
+            "/",
+            &[("Host", "h")],
+            Input::from_bytes(raw, Some(Framing::Chunked)),
+        );
         assert_eq!(&*Request::new(&mut e).body().unwrap(), b"helloworld");
     }
 
@@ -747,8 +824,16 @@ mod tests {
         struct Image {
             name: String,
         }
-        let mut e = environ("POST", "/", &[("Content-Type", "application/json")], br#"{"name": "cirros"}"#);
-        assert_eq!(Request::new(&mut e).json::<Image>().unwrap(), Image { name: "cirros".into() });
+        let mut e = environ(
+            "POST",
+            "/",
+            &[("Content-Type", "application/json")],
+            br#"{"name": "cirros"}"#,
+        );
+        assert_eq!(
+            Request::new(&mut e).json::<Image>().unwrap(),
+            Image { name: "cirros".into() }
+        );
         let mut e = environ("POST", "/", &[("Content-Type", "application/json")], b"{nope");
         let err = Request::new(&mut e).json::<Image>().unwrap_err();
         assert_eq!(err.code, 400);
@@ -771,8 +856,14 @@ mod tests {
         );
         let mut req = Request::new(&mut e);
         let cookies = req.cookies();
-        assert_eq!(cookies.items().map(|(k, v)| (k, v.as_str())).collect::<Vec<_>>(), vec![("a", "3"), ("b", "2")]);
-        assert_eq!(req.accept().best_match(&["application/json", "text/html"]), Some("text/html"));
+        assert_eq!(
+            cookies.items().map(|(k, v)| (k, v.as_str())).collect::<Vec<_>>(),
+            vec![("a", "3"), ("b", "2")]
+        );
+        assert_eq!(
+            req.accept().best_match(&["application/json", "text/html"]),
+            Some("text/html")
+        );
         assert_eq!(req.range().unwrap().range_for_length(100), Some((0, 10)));
         assert_eq!(req.header("x-auth-token"), Some("secret"));
         assert_eq!(req.headers().get("X-AUTH-TOKEN"), Some("secret"));

@@ -68,10 +68,13 @@ impl fmt::Debug for Response {
         f.debug_struct("Response")
             .field("status", &self.status)
             .field("headers", &self.headers)
-            .field("body", &match &self.app_iter {
-                AppIter::Body(b) => format!("{b:?}"),
-                AppIter::Seekable(..) => "seekable file".to_owned(),
-            })
+            .field(
+                "body",
+                &match &self.app_iter {
+                    AppIter::Body(b) => format!("{b:?}"),
+                    AppIter::Seekable(..) => "seekable file".to_owned(),
+                },
+            )
             .finish()
     }
 }
@@ -152,7 +155,11 @@ impl Response {
 
     /// `resp.status_code`.
     pub fn status_code(&self) -> u16 {
-        self.status.split(' ').next().and_then(|c| c.parse().ok()).unwrap_or(500)
+        self.status
+            .split(' ')
+            .next()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(500)
     }
 
     /// `resp.status = "404 Not Found"` (or `"404"`, given its reason as WebOb does for an
@@ -211,7 +218,9 @@ impl Response {
 
     /// `resp.content_type`: the media type, without parameters.
     pub fn content_type(&self) -> Option<&str> {
-        self.headers.get("Content-Type").map(|ct| ct.split(';').next().unwrap_or("").trim())
+        self.headers
+            .get("Content-Type")
+            .map(|ct| ct.split(';').next().unwrap_or("").trim())
     }
 
     /// `resp.content_type = value`: a text or XML type without a charset gets
@@ -239,7 +248,9 @@ impl Response {
         let ct = self.headers.get("Content-Type")?;
         ct.split(';').skip(1).find_map(|p| {
             let (k, v) = p.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"'))
+            k.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| v.trim().trim_matches('"'))
         })
     }
 
@@ -521,7 +532,11 @@ impl Response {
     /// Status, headers and body, for middleware that rebuilds a response.
     pub fn into_parts(mut self) -> (String, ResponseHeaders, Body) {
         let body = self.take_body();
-        (std::mem::take(&mut self.status), std::mem::take(&mut self.headers), body)
+        (
+            std::mem::take(&mut self.status),
+            std::mem::take(&mut self.headers),
+            body,
+        )
     }
 
     // ---- sending ----
@@ -534,10 +549,13 @@ impl Response {
         if let Some(mut error) = self.pending.take() {
             if !self.has_body() {
                 // What was added to the response since it was made from the error is kept.
-                error.headers = self
+                *error.headers_mut() = self
                     .headers
                     .iter()
-                    .filter(|(n, _)| error.is_empty_body() || !(n.eq_ignore_ascii_case("content-type") || n.eq_ignore_ascii_case("content-length")))
+                    .filter(|(n, _)| {
+                        error.is_empty_body()
+                            || !(n.eq_ignore_ascii_case("content-type") || n.eq_ignore_ascii_case("content-length"))
+                    })
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .collect();
                 return error.response_for(environ).call(environ, start_response);
@@ -566,7 +584,12 @@ impl Response {
     }
 
     /// `conditional_response_app`.
-    fn conditional_call(mut self, environ: &Environ, start_response: &mut StartResponse, headers: Vec<(String, String)>) -> Body {
+    fn conditional_call(
+        mut self,
+        environ: &Environ,
+        start_response: &mut StartResponse,
+        headers: Vec<(String, String)>,
+    ) -> Body {
         let method = environ.get_or("REQUEST_METHOD", "GET");
         let safe = method == "GET" || method == "HEAD";
         if safe {
@@ -583,7 +606,10 @@ impl Response {
                 },
             };
             if not_modified {
-                start_response.call("304 Not Modified", &filter_headers(&headers, &["content-length", "content-type"]));
+                start_response.call(
+                    "304 Not Modified",
+                    filter_headers(&headers, &["content-length", "content-type"]),
+                );
                 return Body::Empty;
             }
         }
@@ -631,7 +657,10 @@ impl Response {
                 let (body, total, boundary) = multi_range_body(source, &spans, length, content_type.as_deref());
                 let mut list = vec![
                     ("Content-Length".to_owned(), total.to_string()),
-                    ("Content-Type".to_owned(), format!("multipart/byteranges; boundary={boundary}")),
+                    (
+                        "Content-Type".to_owned(),
+                        format!("multipart/byteranges; boundary={boundary}"),
+                    ),
                 ];
                 list.extend(filter_headers(&headers, &["content-length", "content-type"]));
                 start_response.call("206 Partial Content", &list);
@@ -752,7 +781,12 @@ fn request_uri(environ: &Environ) -> String {
 /// on this host, relative URLs resolved against the request.
 fn make_location_absolute(environ: &Environ, value: &str) -> String {
     let value: String = value.chars().filter(|c| !matches!(c, '\t' | '\r' | '\n')).collect();
-    if has_scheme(&value) && value.split(':').next().is_some_and(|s| s.bytes().all(|b| b.is_ascii_alphabetic())) {
+    if has_scheme(&value)
+        && value
+            .split(':')
+            .next()
+            .is_some_and(|s| s.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
         return value;
     }
     let value = match value.strip_prefix("//") {
@@ -894,12 +928,21 @@ fn range_body(app_iter: AppIter, start: u64, stop: u64) -> Body {
 }
 
 /// A `multipart/byteranges` body of `spans`, its length and its boundary.
-fn multi_range_body(app_iter: AppIter, spans: &[(u64, u64)], length: u64, content_type: Option<&str>) -> (Body, u64, String) {
+fn multi_range_body(
+    app_iter: AppIter,
+    spans: &[(u64, u64)],
+    length: u64,
+    content_type: Option<&str>,
+) -> (Body, u64, String) {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let boundary = format!("{:016x}{:08x}", nanos ^ 0x9e37_79b9_7f4a_7c15, COUNTER.fetch_add(1, Ordering::Relaxed));
+    let boundary = format!(
+        "{:016x}{:08x}",
+        nanos ^ 0x9e37_79b9_7f4a_7c15,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
     let part_head = |start: u64, stop: u64| -> Vec<u8> {
         let mut h = format!("\r\n--{boundary}\r\n");
         if let Some(ct) = content_type {
@@ -966,7 +1009,10 @@ impl CacheControl {
                 continue;
             }
             let (name, value) = match item.split_once('=') {
-                Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"').to_owned()).filter(|v| !v.is_empty())),
+                Some((n, v)) => (
+                    n.trim(),
+                    Some(v.trim().trim_matches('"').to_owned()).filter(|v| !v.is_empty()),
+                ),
                 None => (item, None),
             };
             if name.is_empty() || !name.as_bytes()[0].is_ascii_alphabetic() {
@@ -980,7 +1026,10 @@ impl CacheControl {
 
     /// The directive's value: `Some(None)` when present without one.
     pub fn get(&self, name: &str) -> Option<Option<&str>> {
-        self.directives.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_deref())
+        self.directives
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_deref())
     }
 
     /// Sets a directive (a flag when `value` is `None`).
@@ -1079,7 +1128,12 @@ mod tests {
     use crate::wsgi::Input;
 
     /// Calls `resp` for a request and returns status, headers and the body bytes.
-    pub(crate) fn serve(resp: Response, method: &str, target: &str, headers: &[(&str, &str)]) -> (String, Vec<(String, String)>, Vec<u8>) {
+    pub(crate) fn serve(
+        resp: Response,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> (String, Vec<(String, String)>, Vec<u8>) {
         let mut all = vec![("Host", "example.com")];
         all.extend_from_slice(headers);
         let mut environ = Environ::for_request(method, target, &all, Input::empty());
@@ -1092,7 +1146,10 @@ mod tests {
     }
 
     fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -1163,11 +1220,32 @@ mod tests {
         assert!(header(&headers, "content-length").is_none() && header(&headers, "content-type").is_none());
         assert_eq!(header(&headers, "etag"), Some("\"v1\""));
         assert!(body.is_empty());
-        assert_eq!(serve(tagged(), "GET", "/", &[("If-None-Match", "W/\"v1\"")]).0, "304 Not Modified");
+        assert_eq!(
+            serve(tagged(), "GET", "/", &[("If-None-Match", "W/\"v1\"")]).0,
+            "304 Not Modified"
+        );
         assert_eq!(serve(tagged(), "GET", "/", &[("If-None-Match", "\"v2\"")]).0, "200 OK");
         assert_eq!(serve(tagged(), "POST", "/", &[("If-None-Match", "\"v1\"")]).0, "200 OK");
-        assert_eq!(serve(tagged(), "GET", "/", &[("If-Modified-Since", "Sun, 09 Sep 2001 01:46:40 GMT")]).0, "304 Not Modified");
-        assert_eq!(serve(tagged(), "GET", "/", &[("If-Modified-Since", "Sun, 09 Sep 2001 01:46:39 GMT")]).0, "200 OK");
+        assert_eq!(
+            serve(
+                tagged(),
+                "GET",
+                "/",
+                &[("If-Modified-Since", "Sun, 09 Sep 2001 01:46:40 GMT")]
+            )
+            .0,
+            "304 Not Modified"
+        );
+        assert_eq!(
+            serve(
+                tagged(),
+                "GET",
+                "/",
+                &[("If-Modified-Since", "Sun, 09 Sep 2001 01:46:39 GMT")]
+            )
+            .0,
+            "200 OK"
+        );
         // Without conditional_response the headers are ignored.
         let plain = tagged().with_conditional_response(false);
         assert_eq!(serve(plain, "GET", "/", &[("If-None-Match", "\"v1\"")]).0, "200 OK");
@@ -1202,7 +1280,8 @@ mod tests {
             Box::new({
                 let d = data.clone();
                 move || {
-                    let mut r = Response::new().with_body(Body::iter(d.chunks(7).map(|c| c.to_vec()).collect::<Vec<_>>()));
+                    let mut r =
+                        Response::new().with_body(Body::iter(d.chunks(7).map(|c| c.to_vec()).collect::<Vec<_>>()));
                     r.set_content_length(Some(100));
                     r
                 }
@@ -1210,7 +1289,8 @@ mod tests {
             Box::new({
                 let d = data.clone();
                 move || {
-                    let mut r = Response::new().with_body(Body::File(FileWrapper::new(std::io::Cursor::new(d.clone()), 9)));
+                    let mut r =
+                        Response::new().with_body(Body::File(FileWrapper::new(std::io::Cursor::new(d.clone()), 9)));
                     r.set_content_length(Some(100));
                     r
                 }
@@ -1221,14 +1301,27 @@ mod tests {
             }),
         ];
         for (kind, make) in make.iter().enumerate() {
-            let (status, _, body) = serve(make().with_conditional_response(true), "GET", "/", &[("Range", "bytes=10-19")]);
+            let (status, _, body) = serve(
+                make().with_conditional_response(true),
+                "GET",
+                "/",
+                &[("Range", "bytes=10-19")],
+            );
             assert_eq!(status, "206 Partial Content", "kind {kind}");
             assert_eq!(body, &data[10..20], "kind {kind}");
-            let (status, headers, body) = serve(make().with_conditional_response(true), "GET", "/", &[("Range", "bytes=0-1,50-52,-2")]);
+            let (status, headers, body) = serve(
+                make().with_conditional_response(true),
+                "GET",
+                "/",
+                &[("Range", "bytes=0-1,50-52,-2")],
+            );
             assert_eq!(status, "206 Partial Content", "kind {kind}");
             let ct = header(&headers, "content-type").unwrap();
             let boundary = ct.strip_prefix("multipart/byteranges; boundary=").unwrap();
-            assert_eq!(header(&headers, "content-length").unwrap().parse::<usize>().unwrap(), body.len());
+            assert_eq!(
+                header(&headers, "content-length").unwrap().parse::<usize>().unwrap(),
+                body.len()
+            );
             let parts = crate::webob::multipart::tests::read_all(&body, boundary);
             assert_eq!(parts.len(), 3, "kind {kind}");
             assert_eq!(parts[0].0.get("content-range"), Some("bytes 0-1/100"));
@@ -1271,7 +1364,10 @@ mod tests {
         cc.set("public", None);
         cc.set("no-cache", Some("Set-Cookie, X"));
         r.set_cache_control(&cc);
-        assert_eq!(r.header("cache-control"), Some("max-age=3600, no-cache=\"Set-Cookie, X\", public"));
+        assert_eq!(
+            r.header("cache-control"),
+            Some("max-age=3600, no-cache=\"Set-Cookie, X\", public")
+        );
         assert_eq!(r.cache_control().max_age(), Some(3600));
         r.cache_expires(0);
         let cc = r.cache_control();

@@ -197,7 +197,17 @@ pub(crate) fn template_substitute(template: &str, lookup: &dyn Fn(&str) -> Optio
 
 /// `webob.util.status_reasons`, with `status_generic_reasons` for codes it lacks.
 pub fn status_reason(code: u16) -> &'static str {
-    match code {
+    known_reason(code).unwrap_or(match code / 100 {
+        1 => "Continue",
+        2 => "Success",
+        3 => "Multiple Choices",
+        4 => "Unknown Client Error",
+        _ => "Unknown Server Error",
+    })
+}
+
+fn known_reason(code: u16) -> Option<&'static str> {
+    Some(match code {
         100 => "Continue",
         101 => "Switching Protocols",
         102 => "Processing",
@@ -254,12 +264,8 @@ pub fn status_reason(code: u16) -> &'static str {
         507 => "Insufficient Storage",
         510 => "Not Extended",
         511 => "Network Authentication Required",
-        100..=199 => "Continue",
-        200..=299 => "Success",
-        300..=399 => "Multiple Choices",
-        400..=499 => "Unknown Client Error",
-        _ => "Unknown Server Error",
-    }
+        _ => return None,
+    })
 }
 
 /// An HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`, or the two obsolete forms) as a time.
@@ -362,9 +368,7 @@ pub(crate) fn has_scheme(url: &str) -> bool {
     let scheme = &url[..colon];
     !scheme.is_empty()
         && scheme.as_bytes()[0].is_ascii_alphabetic()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
 /// RFC 3986 section 5.2.4.
@@ -427,7 +431,10 @@ mod tests {
 
     #[test]
     fn html_escape_like_webob() {
-        assert_eq!(html_escape("<a href=\"x\">'&'</a> é"), "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt; &#233;");
+        assert_eq!(
+            html_escape("<a href=\"x\">'&'</a> é"),
+            "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt; &#233;"
+        );
     }
 
     #[test]
@@ -444,7 +451,10 @@ mod tests {
             "REQUEST_METHOD" => Some("GET".to_owned()),
             _ => None,
         };
-        assert_eq!(template_substitute("$a ${a} $$ $b ${b} $ ${REQUEST_METHOD}.", &lookup), "A A $ $b ${b} $ GET.");
+        assert_eq!(
+            template_substitute("$a ${a} $$ $b ${b} $ ${REQUEST_METHOD}.", &lookup),
+            "A A $ $b ${b} $ GET."
+        );
         assert_eq!(template_substitute("${a", &lookup), "${a");
         assert_eq!(template_substitute("$1 $a_b", &lookup), "$1 $a_b");
     }

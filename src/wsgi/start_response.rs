@@ -112,35 +112,53 @@ pub(crate) struct ExcInfoAbort(pub String);
 /// ```
 pub trait HeaderList {
     /// Hands each `(name, value)` to `f`, stopping at its first error.
-    fn each_header(self, f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>) -> Result<(), StartResponseError>;
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError>;
 }
 
 impl<const N: usize> HeaderList for [(&str, &str); N] {
-    fn each_header(self, f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>) -> Result<(), StartResponseError> {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
         self.iter().try_for_each(|(k, v)| f(k, v))
     }
 }
 
 impl<const N: usize> HeaderList for &[(&str, &str); N] {
-    fn each_header(self, f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>) -> Result<(), StartResponseError> {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
         self.iter().try_for_each(|(k, v)| f(k, v))
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderList for &[(K, V)] {
-    fn each_header(self, f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>) -> Result<(), StartResponseError> {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
         self.iter().try_for_each(|(k, v)| f(k.as_ref(), v.as_ref()))
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderList for Vec<(K, V)> {
-    fn each_header(self, f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>) -> Result<(), StartResponseError> {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
         self.as_slice().each_header(f)
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderList for &Vec<(K, V)> {
-    fn each_header(self, f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>) -> Result<(), StartResponseError> {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
         self.as_slice().each_header(f)
     }
 }
