@@ -593,10 +593,11 @@ impl Response {
         let method = environ.get_or("REQUEST_METHOD", "GET");
         let safe = method == "GET" || method == "HEAD";
         if safe {
-            let if_none_match = environ.get("HTTP_IF_NONE_MATCH").filter(|v| !v.is_empty());
+            // As WebOb: an If-None-Match decides when both it and an ETag are there ("*"
+            // counts as absent), If-Modified-Since otherwise.
+            let if_none_match = environ.get("HTTP_IF_NONE_MATCH").filter(|v| !v.is_empty() && *v != "*");
             let not_modified = match (if_none_match, self.etag()) {
-                (Some(inm), Some(etag)) if inm != "*" => etag_matcher(inm, false).contains(&etag),
-                (Some(inm), _) if inm != "*" => false,
+                (Some(inm), Some(etag)) => etag_matcher(inm, false).contains(&etag),
                 _ => match (
                     environ.get("HTTP_IF_MODIFIED_SINCE").and_then(parse_http_date),
                     self.last_modified(),
@@ -1246,6 +1247,15 @@ mod tests {
             .0,
             "200 OK"
         );
+        // No ETag: If-Modified-Since decides, even beside an If-None-Match.
+        let mut untagged = tagged();
+        untagged.headers_mut().remove("ETag");
+        let since = [
+            ("If-None-Match", "\"v1\""),
+            ("If-Modified-Since", "Sun, 09 Sep 2001 01:46:40 GMT"),
+        ];
+        assert_eq!(serve(untagged, "GET", "/", &since).0, "304 Not Modified");
+        assert_eq!(serve(tagged(), "GET", "/", &[("If-None-Match", "*")]).0, "200 OK");
         // Without conditional_response the headers are ignored.
         let plain = tagged().with_conditional_response(false);
         assert_eq!(serve(plain, "GET", "/", &[("If-None-Match", "\"v1\"")]).0, "200 OK");
