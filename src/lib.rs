@@ -22,6 +22,7 @@
 //!   pool, the request coroutines.
 //! - [`http`]: sans-IO HTTP/1.x parsing and framing.
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
+//! - [`webob`]: WebOb's `Request`, `Response`, `exc` and `wsgify`, over [`wsgi`].
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
 //! - [`routes`]: Routes' `Mapper` and `RoutesMiddleware`, Glance's `Router` and `Resource`.
 //! - [`urlmap`]: Paste's `URLMap`, applications mounted at path prefixes.
@@ -44,6 +45,7 @@ pub mod server;
 pub mod testing;
 pub mod urlmap;
 pub mod validate;
+pub mod webob;
 pub mod wsgi;
 
 pub use green::{listen, GreenPool, GreenThread};

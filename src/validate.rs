@@ -123,7 +123,7 @@ mod tests {
 
     fn app_with(status: &'static str, headers: &'static [(&'static str, &'static str)]) -> impl Application {
         move |_: &mut Environ, start_response: &mut StartResponse| {
-            start_response.call(status, headers.iter().copied());
+            start_response.call(status, headers);
             Body::Empty
         }
     }

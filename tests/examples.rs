@@ -67,3 +67,44 @@ fn middleware() {
     assert!(r.header("X-Elapsed").unwrap().parse::<f64>().is_ok());
     assert_eq!(get(p.addr, "/elsewhere").status, 404);
 }
+
+#[cfg(feature = "json")]
+#[test]
+fn webob_port() {
+    let p = Process::start(&example("webob_port"), &["0"], "Serving on port ");
+    let created = exchange(
+        p.addr,
+        b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"text\": \"hi\"}\n",
+    );
+    assert_eq!(created.status, 201);
+    assert_eq!(created.text(), r#"{"id":"1","text":"hi"}"#);
+    assert_eq!(created.header("Location"), Some("http://t/notes/1"));
+    let form = exchange(
+        p.addr,
+        b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\nConnection: close\r\n\r\ntext=from+form",
+    );
+    assert_eq!(form.text(), r#"{"id":"2","text":"from form"}"#);
+    assert_eq!(
+        get(p.addr, "/notes").text(),
+        r#"{"notes":[{"id":"1","text":"hi"},{"id":"2","text":"from form"}]}"#
+    );
+    let note = get(p.addr, "/notes/1");
+    assert_eq!((note.status, note.text().as_str()), (200, "hi"));
+    let etag = note.header("ETag").unwrap().to_owned();
+    let again = exchange(
+        p.addr,
+        format!("GET /notes/1 HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(again.status, 304);
+    let missing = exchange(
+        p.addr,
+        b"GET /notes/9 HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("no note 9"));
+    let wrong = exchange(
+        p.addr,
+        b"DELETE /notes HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((wrong.status, wrong.header("Allow")), (405, Some("GET, POST")));
+}

@@ -350,9 +350,28 @@ impl Environ {
         self.get(key).unwrap_or(default)
     }
 
-    /// True when the key is present (`key in environ`).
+    /// True when the key is present (`key in environ`): a text value, or a typed value set
+    /// with [`Environ::put`] (in Python both live in the one dict).
     pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.get(key).is_some() || self.values.iter().any(|(k, _)| k == key)
+    }
+
+    /// The value's original bytes: Python's `environ[key].encode('latin-1')`.
+    ///
+    /// PEP 3333 hands bytes to the app as latin-1 text (a percent-decoded PATH_INFO, a header
+    /// value with bytes above 0x7F), so each char up to U+00FF is one byte. A value a
+    /// middleware set with chars beyond latin-1 (which PEP 3333 forbids, and Python's
+    /// `encode('latin-1')` would raise on) is given as its UTF-8 bytes. Borrows when the
+    /// value is ASCII, which is nearly always.
+    pub fn get_bytes(&self, key: &str) -> Option<Cow<'_, [u8]>> {
+        let value = self.get(key)?;
+        if value.is_ascii() {
+            return Some(Cow::Borrowed(value.as_bytes()));
+        }
+        if value.chars().all(|c| (c as u32) <= 0xFF) {
+            return Some(Cow::Owned(value.chars().map(|c| c as u8).collect()));
+        }
+        Some(Cow::Borrowed(value.as_bytes()))
     }
 
     fn base(&self, key: &str) -> Option<&str> {
@@ -698,6 +717,36 @@ mod tests {
         assert!(items.iter().any(|(k, v)| k == "PATH_INFO" && *v == "/other"));
         assert!(!items.iter().any(|(k, _)| k == "HTTP_HOST"));
         assert_eq!(items.iter().filter(|(k, _)| k == "PATH_INFO").count(), 1);
+    }
+
+    #[test]
+    fn contains_key_counts_typed_values() {
+        let mut e = environ("/", &[("Host", "h")]);
+        assert!(!e.contains_key("glance.context"));
+        e.put("glance.context", 7u32);
+        assert!(e.contains_key("glance.context"));
+        assert!(e.contains_key("PATH_INFO"));
+        e.take_value::<u32>("glance.context");
+        assert!(!e.contains_key("glance.context"));
+    }
+
+    #[test]
+    fn get_bytes_gives_the_original_bytes() {
+        let mut raw = b"GET /caf%C3%A9 HTTP/1.1\r\nHost: h\r\nX-Name: caf".to_vec();
+        raw.push(0xE9);
+        raw.extend_from_slice(b"\r\n\r\n");
+        let mut head = Head::default();
+        crate::http::parse_head(&raw, &Default::default(), &mut head)
+            .unwrap()
+            .unwrap();
+        let mut e = Environ::new(ConnInfo::default());
+        e.begin(&raw, &head);
+        assert_eq!(e.get_bytes("HTTP_X_NAME").unwrap().as_ref(), b"caf\xE9");
+        assert_eq!(e.get_bytes("PATH_INFO").unwrap().as_ref(), "/café".as_bytes());
+        assert!(matches!(e.get_bytes("HTTP_HOST"), Some(Cow::Borrowed(b"h"))));
+        assert_eq!(e.get_bytes("HTTP_NOPE"), None);
+        e.set("X_WIDE", "\u{20ac}");
+        assert_eq!(e.get_bytes("X_WIDE").unwrap().as_ref(), "\u{20ac}".as_bytes());
     }
 
     #[test]

@@ -24,6 +24,24 @@ pub(crate) trait Transport {
     fn write_all_vectored(&mut self, parts: &mut [IoSlice<'_>]) -> io::Result<()>;
 }
 
+/// The transport of an exchange with no socket (`StartResponse::capturing`): reads find the
+/// end at once, writes land in a shared buffer.
+pub(crate) struct Capture(pub std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Transport for Capture {
+    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+
+    fn write_all_vectored(&mut self, parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+        let mut out = self.0.borrow_mut();
+        for part in parts.iter() {
+            out.extend_from_slice(part);
+        }
+        Ok(())
+    }
+}
+
 /// The connection's read buffer: unread bytes are `buf[pos..end]`.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuf {

@@ -34,7 +34,7 @@ mod start_response;
 pub use body::{Body, FileWrapper};
 pub use environ::{ConnInfo, Environ, Errors};
 pub use input::Input;
-pub use start_response::{StartResponse, StartResponseError, Writer};
+pub use start_response::{HeaderList, StartResponse, StartResponseError, Writer};
 
 /// A WSGI application: called once per request, from the request's own coroutine.
 ///

@@ -16,7 +16,7 @@ use std::fmt;
 use std::io;
 use std::rc::Rc;
 
-use super::exchange::{Exchange, Expect};
+use super::exchange::{Capture, Exchange, Expect};
 use crate::http::grammar::is_tchar;
 use crate::http::response::{push_date, push_decimal, push_error, status_has_body, ChunkLine, LAST_CHUNK};
 
@@ -92,6 +92,77 @@ impl From<io::Error> for SendError {
 #[derive(Debug)]
 pub(crate) struct ExcInfoAbort(pub String);
 
+/// What `start_response` takes as `response_headers`: `[(name, value), ...]`.
+///
+/// Arrays are taken as `[(&str, &str); N]` only, so that an empty list, `[]`, needs no type
+/// annotation (`start_response.call("204 No Content", [])`); vectors and slices take any
+/// string types (`Vec<(String, String)>`, `&[(&str, String)]`, ...).
+///
+/// ```
+/// # use may_wsgi::{Body, Environ, StartResponse};
+/// fn app(_environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+///     start_response.call("204 No Content", []);
+///     Body::Empty
+/// }
+/// fn app2(_environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+///     let location = String::from("/elsewhere");
+///     start_response.call("302 Found", vec![("Location", location)]);
+///     Body::Empty
+/// }
+/// ```
+pub trait HeaderList {
+    /// Hands each `(name, value)` to `f`, stopping at its first error.
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError>;
+}
+
+impl<const N: usize> HeaderList for [(&str, &str); N] {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
+        self.iter().try_for_each(|(k, v)| f(k, v))
+    }
+}
+
+impl<const N: usize> HeaderList for &[(&str, &str); N] {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
+        self.iter().try_for_each(|(k, v)| f(k, v))
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> HeaderList for &[(K, V)] {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
+        self.iter().try_for_each(|(k, v)| f(k.as_ref(), v.as_ref()))
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> HeaderList for Vec<(K, V)> {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
+        self.as_slice().each_header(f)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> HeaderList for &Vec<(K, V)> {
+    fn each_header(
+        self,
+        f: &mut dyn FnMut(&str, &str) -> Result<(), StartResponseError>,
+    ) -> Result<(), StartResponseError> {
+        self.as_slice().each_header(f)
+    }
+}
+
 /// The `start_response` callable and the response it starts.
 pub struct StartResponse {
     core: Rc<RefCell<Exchange>>,
@@ -105,6 +176,9 @@ pub struct StartResponse {
     pub(crate) status_code: u16,
     pub(crate) body_bytes: u64,
     pub(crate) must_close: bool,
+    /// Sends no head and frames nothing: body bytes go to the exchange as they are (see
+    /// [`StartResponse::capturing`]).
+    capture: bool,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -164,7 +238,24 @@ impl StartResponse {
             status_code: 0,
             body_bytes: 0,
             must_close: false,
+            capture: false,
         }
+    }
+
+    /// A `start_response` for calling an application in memory, with no socket: it records
+    /// status and headers as usual, and what the app pushes through the legacy `write()`
+    /// callable lands, unframed, in the returned buffer. Nothing is ever sent anywhere.
+    /// WebOb's `Request.call_application` passes such a callable to the app it calls.
+    pub(crate) fn capturing() -> (StartResponse, Rc<RefCell<Vec<u8>>>) {
+        let written = Rc::new(RefCell::new(Vec::new()));
+        let exchange: Rc<RefCell<Exchange>> = Rc::new(RefCell::new(Exchange::new(
+            Capture(written.clone()),
+            Default::default(),
+            Vec::new(),
+        )));
+        let mut sr = StartResponse::new(exchange);
+        sr.capture = true;
+        (sr, written)
     }
 
     /// Readies for the next request on the connection.
@@ -184,12 +275,7 @@ impl StartResponse {
     /// Returns the legacy `write()` callable. Like Python, a broken contract (bad status,
     /// bad header, a second call) is raised: here it panics, which the server turns into a
     /// 500. Use [`StartResponse::try_call`] to handle it instead.
-    pub fn call<I, K, V>(&mut self, status: &str, headers: I) -> Writer<'_>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub fn call(&mut self, status: &str, headers: impl HeaderList) -> Writer<'_> {
         match self.try_call(status, headers) {
             Ok(writer) => writer,
             Err(e) => panic!("start_response: {e}"),
@@ -197,12 +283,7 @@ impl StartResponse {
     }
 
     /// `start_response` that reports a broken contract instead of panicking.
-    pub fn try_call<I, K, V>(&mut self, status: &str, headers: I) -> Result<Writer<'_>, StartResponseError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub fn try_call(&mut self, status: &str, headers: impl HeaderList) -> Result<Writer<'_>, StartResponseError> {
         if self.called {
             return Err(StartResponseError::AlreadyCalled);
         }
@@ -213,12 +294,12 @@ impl StartResponse {
     /// `start_response(status, response_headers, exc_info)`: after an error, replaces a
     /// response whose head has not gone out yet. If it has, the error is re-raised: the
     /// server cuts the connection, as PEP 3333 asks.
-    pub fn call_with_exc_info<I, K, V>(&mut self, status: &str, headers: I, exc_info: impl fmt::Display) -> Writer<'_>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub fn call_with_exc_info(
+        &mut self,
+        status: &str,
+        headers: impl HeaderList,
+        exc_info: impl fmt::Display,
+    ) -> Writer<'_> {
         if self.head_sent() {
             std::panic::resume_unwind(Box::new(ExcInfoAbort(exc_info.to_string())));
         }
@@ -228,22 +309,18 @@ impl StartResponse {
         Writer { sr: self }
     }
 
-    fn set_response<I, K, V>(&mut self, status: &str, headers: I) -> Result<(), StartResponseError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    fn set_response(&mut self, status: &str, headers: impl HeaderList) -> Result<(), StartResponseError> {
         let code = check_status(status)?;
         let old = self.nheaders;
         self.nheaders = 0;
-        for (name, value) in headers {
-            let (name, value) = (name.as_ref(), value.as_ref());
-            if let Err(e) = check_header(name, value) {
-                self.nheaders = old.min(self.nheaders);
-                return Err(e);
-            }
+        let added = headers.each_header(&mut |name, value| {
+            check_header(name, value)?;
             self.push_header(name, value);
+            Ok(())
+        });
+        if let Err(e) = added {
+            self.nheaders = old.min(self.nheaders);
+            return Err(e);
         }
         self.status.clear();
         self.status.push_str(status);
@@ -368,6 +445,16 @@ impl StartResponse {
             self.status_code = e.status;
             self.must_close = true;
             return Err(SendError::Replaced);
+        }
+        if self.capture {
+            // In memory: no head and no framing; body bytes are kept as they are.
+            self.out = if status_has_body(self.status_code) {
+                Out::Close
+            } else {
+                Out::Discard
+            };
+            core.head_sent = true;
+            return Ok(());
         }
         let mut app_len = None;
         let mut has_date = false;
@@ -543,6 +630,43 @@ mod tests {
         for bad in ["", "20", "OK 200", "200OK", "200 OK\r\nX: y", "200 a\nb", "099 Low"] {
             assert!(check_status(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn capturing_keeps_status_headers_and_written_bytes() {
+        let (mut sr, written) = StartResponse::capturing();
+        {
+            let mut write = sr.call("200 OK", [("Content-Type", "text/plain")]);
+            std::io::Write::write_all(&mut write, b"hello ").unwrap();
+        }
+        sr.write(b"world").unwrap();
+        assert_eq!(sr.status(), "200 OK");
+        assert_eq!(sr.header("content-type"), Some("text/plain"));
+        assert!(sr.head_sent());
+        assert_eq!(written.borrow().as_slice(), b"hello world");
+
+        let (mut sr, written) = StartResponse::capturing();
+        sr.call("204 No Content", []);
+        sr.write(b"dropped").unwrap();
+        assert!(written.borrow().is_empty());
+    }
+
+    #[test]
+    fn header_lists_of_every_shape() {
+        let (mut sr, _) = StartResponse::capturing();
+        sr.call("200 OK", []);
+        assert_eq!(sr.headers().count(), 0);
+        let (mut sr, _) = StartResponse::capturing();
+        let owned = vec![("X-A".to_owned(), "1".to_owned())];
+        sr.call("200 OK", &owned);
+        let (mut sr, _) = StartResponse::capturing();
+        sr.call("200 OK", owned.as_slice());
+        let (mut sr, _) = StartResponse::capturing();
+        sr.call("200 OK", vec![("X-B", String::from("2"))]);
+        assert_eq!(sr.header("x-b"), Some("2"));
+        let (mut sr, _) = StartResponse::capturing();
+        assert!(sr.try_call("200 OK", [("X", "ok"), ("Bad Name", "x")]).is_err());
+        assert_eq!(sr.headers().count(), 0);
     }
 
     #[test]
