@@ -123,8 +123,20 @@ fn echo(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     }))
 }
 
+/// Every key and value, sorted, each value written back as the bytes it arrived as (the
+/// Python demo's `environ[k].encode('latin-1')`): a header byte 0xE9 comes back as 0xE9,
+/// not as the two UTF-8 bytes of "é".
 fn dump_environ(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
-    let mut lines: Vec<String> = environ.items().into_iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let keys: Vec<String> = environ.items().into_iter().map(|(k, _)| k.into_owned()).collect();
+    let mut lines: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| {
+            let mut line = format!("{k}=").into_bytes();
+            line.extend_from_slice(&environ.get_bytes(k).unwrap_or_default());
+            line.push(b'\n');
+            line
+        })
+        .collect();
     lines.sort();
     start_response.call("200 OK", TEXT);
     Body::from(lines.concat())

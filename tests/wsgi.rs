@@ -387,3 +387,19 @@ fn expect_continue_is_not_sent_after_the_response_started() {
     assert!(String::from_utf8_lossy(&rest).contains("started"));
     assert!(SAW_BODY.load(Ordering::SeqCst));
 }
+
+#[test]
+fn the_demo_s_environ_gives_header_bytes_back_as_they_came() {
+    // A raw 0xE9 in a header value is read as latin-1 ("é") and written back as 0xE9, as
+    // the Python demo's environ[k].encode('latin-1') would.
+    let server = start_demo();
+    let r = exchange(
+        server.local_addr(),
+        b"GET /environ HTTP/1.1\r\nHost: t\r\nX-Name: caf\xe9\r\n\r\n",
+    );
+    assert!(
+        r.body.windows(17).any(|w| w == b"HTTP_X_NAME=caf\xe9\n"),
+        "{}",
+        r.text()
+    );
+}
