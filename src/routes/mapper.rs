@@ -265,9 +265,8 @@ impl Mapper {
     }
 
     fn routematch_with(&self, url: &str, method: Option<&str>, environ: Option<&Environ>) -> Option<RouteMatch> {
-        let chars: Vec<char> = url.chars().collect();
         for route in self.candidates(url) {
-            if let Some(mut m) = route.match_path(&chars, method, environ) {
+            if let Some(mut m) = route.match_path(url, method, environ) {
                 m.route = Some(route.clone());
                 return Some(m);
             }
@@ -292,11 +291,10 @@ impl Mapper {
     /// no route's path matches (or only routes without a method condition do). For a 405's
     /// `Allow` header.
     pub fn allowed_methods(&self, url: &str) -> Vec<String> {
-        let chars: Vec<char> = url.chars().collect();
         let mut methods: Vec<String> = Vec::new();
         for route in self.candidates(url) {
             if let Some(conditions) = route.methods() {
-                if route.matches_path(&chars) {
+                if route.matches_path(url) {
                     for m in conditions {
                         if !methods.contains(m) {
                             methods.push(m.clone());

@@ -51,8 +51,8 @@
 //! ```
 //!
 //! The parts, each named after the Python it ports:
-//! - [`Mapper`] and [`Route`] (`mapper.rs`, `route.rs`): templates, requirements (in the
-//!   subset of Python's `re` that `re.rs` implements), method conditions, matching in
+//! - [`Mapper`] and [`Route`] (`mapper.rs`, `route.rs`): templates, requirements (Python
+//!   `re` syntax, matched by the regex-lite crate), method conditions, matching in
 //!   Routes' order, generation ([`Mapper::generate`], [`Mapper::url_for`]).
 //! - [`RoutesMiddleware`] (`middleware.rs`): puts [`RoutingArgs`] (`wsgiorg.routing_args`),
 //!   `routes.route` and `routes.url` ([`URLGenerator`], `util.rs`) in the environ.
@@ -68,7 +68,6 @@
 
 mod mapper;
 mod middleware;
-mod re;
 mod resource;
 mod route;
 mod router;

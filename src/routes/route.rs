@@ -5,7 +5,8 @@
 //! `_pathkeys` splits it (text, `{var}`, `{var:requirement}`, `{.format}`, `:var`,
 //! `*var`, `\` escapes, and Routes' quirks with them), then made into the regex Routes'
 //! `buildfullreg` would build (`^` + parts + `$`: a variable matches `[^/]+?` unless
-//! it has a requirement), compiled by `re.rs`. Only Routes' default, non-minimized form is
+//! it has a requirement), compiled by regex-lite, whose leftmost-first matching is
+//! Python's. Only Routes' default, non-minimized form is
 //! ported (`Mapper().minimization` is False since Routes 2.0).
 //!
 //! A route is built by [`Mapper::connect`](super::Mapper::connect), which hands it back
@@ -18,9 +19,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::mapper::{Dict, RouteMatch};
-use super::re::{self, Class, Node, Program};
 use super::util::{url_quote, urlencode};
 use crate::wsgi::{Application, Environ};
+use regex_lite::Regex;
 
 /// Characters that end a `:name` variable and stay in the path as text (Routes'
 /// `done_chars`).
@@ -87,8 +88,12 @@ pub struct Route {
     clist: Option<Arc<Vec<String>>>,
     // What `_setup_route` derives from the above, kept up to date by every setter.
     defaults: Dict,
-    prog: Program,
-    req_progs: Vec<(String, Program)>,
+    /// The whole route as one regular expression (Routes' `buildfullreg`), and the names
+    /// of its groups in order.
+    prog: Regex,
+    names: Vec<String>,
+    /// Each requirement alone, anchored, for `generate`.
+    req_progs: Vec<(String, Regex)>,
     maxkeys: Vec<String>,
     minkeys: Vec<String>,
     dotkeys: Vec<String>,
@@ -248,7 +253,8 @@ impl Route {
             redirect: None,
             clist,
             defaults: Vec::new(),
-            prog: Program::compile(&Node::Empty, Vec::new()).expect("an empty program"),
+            prog: Regex::new("^$").expect("an empty pattern"),
+            names: Vec::new(),
             req_progs: Vec::new(),
             maxkeys: Vec::new(),
             minkeys: Vec::new(),
@@ -318,12 +324,13 @@ impl Route {
         self
     }
 
-    /// `requirements={'var': regex, ...}`, in the subset of Python's `re` that `re.rs`
-    /// describes.
+    /// `requirements={'var': regex, ...}`, in Python's `re` syntax as regex-lite reads it
+    /// (classes, groups, alternation, greedy and lazy quantifiers; no look-around or
+    /// back-references, and `\w`, `\d` are ASCII).
     ///
     /// # Panics
     ///
-    /// When a requirement uses syntax outside that subset, as Python raises `re.error`
+    /// When a requirement uses syntax regex-lite does not have, as Python raises `re.error`
     /// for a bad pattern: a route table is code, and a wrong one should stop the program
     /// at start-up rather than route requests another way.
     pub fn requirements(&mut self, reqs: &[(&str, &str)]) -> &mut Route {
@@ -481,24 +488,29 @@ impl Route {
         self.req_progs = reqs
             .iter()
             .map(|(k, v)| {
-                let prog = re::compile_anchored(v)
+                let prog = Regex::new(&format!("^(?:{v})\\n?$"))
                     .unwrap_or_else(|e| panic!("route {:?}: requirement for {k:?}: {e}", self.routepath));
                 (k.clone(), prog)
             })
             .collect();
-        self.prog = self
+        let (prog, names) = self
             .build_program()
             .unwrap_or_else(|e| panic!("route {:?}: {e}", self.routepath));
+        self.prog = prog;
+        self.names = names;
     }
 
-    /// Routes' `buildfullreg`: the regex of the whole route, as a tree.
-    fn build_program(&self) -> Result<Program, String> {
+    /// Routes' `buildfullreg`: the regular expression of the whole route: `^`, the
+    /// template's text escaped, each variable a named group (its requirement, or `[^/]+?`
+    /// by default), `$`. regex-lite matches leftmost-first, as Python's `re` does, so a
+    /// route splits a path into the same variables as Routes.
+    fn build_program(&self) -> Result<(Regex, Vec<String>), String> {
         let mut names: Vec<String> = Vec::new();
-        let mut parts = vec![Node::Start];
+        let mut pattern = String::from("^");
         for part in &self.routelist {
             let (kind, name) = match part {
                 Part::Text(text) => {
-                    parts.push(Node::literal(text));
+                    pattern.push_str(&regex_lite::escape(text));
                     continue;
                 }
                 Part::Var { kind, name } => (*kind, name),
@@ -510,51 +522,43 @@ impl Route {
                 return Err(format!("redefinition of variable {name:?}"));
             }
             names.push(name.clone());
-            let index = names.len() - 1;
             let inner = match (&self.clist, self.requirement(name)) {
                 // Routes matches {controller} against the known controllers, before any
                 // requirement (`create_regs(clist)`).
-                (Some(clist), _) if name == "controller" => Node::Alt(clist.iter().map(|c| Node::literal(c)).collect()),
-                (_, Some(req)) => re::parse(&req, &mut names).map_err(|e| format!("requirement for {name:?}: {e}"))?,
-                (_, None) => {
-                    let not = if kind == VarKind::Dot { "/." } else { "/" };
-                    let (node, min) = match kind {
-                        VarKind::Star | VarKind::Unclosed => (Node::Any, 1),
-                        _ => (Node::Class(Class::not_chars(not)), 1),
-                    };
-                    Node::Repeat {
-                        node: Box::new(node),
-                        min,
-                        max: None,
-                        greedy: false,
-                    }
+                (Some(clist), _) if name == "controller" => clist
+                    .iter()
+                    .map(|c| regex_lite::escape(c))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                (_, Some(req)) => {
+                    Regex::new(&req).map_err(|e| format!("requirement for {name:?}: {e}"))?;
+                    req
                 }
+                (_, None) => match kind {
+                    VarKind::Star | VarKind::Unclosed => ".+?".to_owned(),
+                    VarKind::Dot => "[^/.]+?".to_owned(),
+                    _ => "[^/]+?".to_owned(),
+                },
             };
-            let group = Node::Group(Box::new(inner), Some(index));
-            parts.push(if kind == VarKind::Dot {
-                Node::Repeat {
-                    node: Box::new(Node::Concat(vec![Node::Char('.'), group])),
-                    min: 0,
-                    max: Some(1),
-                    greedy: false,
-                }
+            let group = format!("(?P<{name}>{inner})");
+            if kind == VarKind::Dot {
+                pattern.push_str(&format!("(?:\\.{group})??"));
             } else {
-                group
-            });
+                pattern.push_str(&group);
+            }
         }
-        parts.push(Node::End);
-        Program::compile(&Node::Concat(parts), names).map_err(|e| e.to_string())
+        // Python's `$` also matches before a final newline.
+        pattern.push_str("\\n?$");
+        let prog = Regex::new(&pattern).map_err(|e| e.to_string())?;
+        // Groups named inside requirements count too, as in Python's groupdict().
+        let names = prog.capture_names().flatten().map(str::to_owned).collect();
+        Ok((prog, names))
     }
 
     /// Routes' `Route.match`: the match dict for `url` (as characters), or `None`.
     /// `method` is the request's; `None` (no environ) skips the method condition, as Routes
     /// does when matching a bare URL.
-    pub(crate) fn match_path(
-        &self,
-        url: &[char],
-        method: Option<&str>,
-        environ: Option<&Environ>,
-    ) -> Option<RouteMatch> {
+    pub(crate) fn match_path(&self, url: &str, method: Option<&str>, environ: Option<&Environ>) -> Option<RouteMatch> {
         if self.is_static {
             return None;
         }
@@ -564,9 +568,9 @@ impl Route {
                 return None;
             }
         }
-        let mut args: Dict = Vec::with_capacity(caps.len() + self.defaults.len());
-        for (name, cap) in self.prog.names.iter().zip(caps) {
-            let val: Option<String> = cap.map(|(a, b)| url[a..b].iter().collect());
+        let mut args: Dict = Vec::with_capacity(self.names.len() + self.defaults.len());
+        for name in &self.names {
+            let val: Option<String> = caps.name(name).map(|m| m.as_str().to_owned());
             let default = dict_get(&self.defaults, name)
                 .and_then(|d| d.clone())
                 .filter(|d| !d.is_empty());
@@ -574,7 +578,7 @@ impl Route {
             args.push((name.clone(), if empty && default.is_some() { default } else { val }));
         }
         for (key, value) in &self.defaults {
-            if !self.prog.names.contains(key) {
+            if !self.names.contains(key) {
                 args.push((key.clone(), value.clone()));
             }
         }
@@ -588,8 +592,8 @@ impl Route {
     }
 
     /// True when the path alone matches (no conditions): for the methods a 405 lists.
-    pub(crate) fn matches_path(&self, url: &[char]) -> bool {
-        !self.is_static && self.prog.captures(url).is_some()
+    pub(crate) fn matches_path(&self, url: &str) -> bool {
+        !self.is_static && self.prog.is_match(url)
     }
 
     /// Routes' `Route.generate` (non-minimized): the URL for `kargs`, or `None`.
