@@ -22,6 +22,8 @@
 //! - [`http`]: sans-IO HTTP/1.x parsing and framing.
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
+//! - [`eventlet`]: the porting kit's eventlet: green threads, queues, events, semaphores,
+//!   timeouts (`docs/porting.md`).
 //! - [`master`]: the pre-fork master: binding, forking, supervising, signals.
 //! - [`config`]: the settings, their flags and help text, the config file: `Config`.
 //! - [`cli`]: the command-line entry points (`cli::run`); [`demo`]: the demo app;
@@ -30,6 +32,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod eventlet;
 pub mod green;
 pub mod http;
 pub mod logging;

@@ -3,9 +3,9 @@
 //!
 //! This is eventlet's `wsgi.server(sock, app, max_size=1000)` and wsgiref's
 //! `make_server(host, port, app).serve_forever()`: an accept loop that waits for a free
-//! place in a [`GreenPool`] *before* it accepts (so a full worker leaves new connections in
-//! the kernel's backlog, where another worker can take them), and one coroutine per
-//! connection. A [`Server`] can be made on an inherited listening socket
+//! place in a [`GreenPool`](crate::GreenPool) *before* it accepts (so a full worker leaves
+//! new connections in the kernel's backlog, where another worker can take them), and one
+//! coroutine per connection. A [`Server`] can be made on an inherited listening socket
 //! ([`Server::from_listener`]), which is how a pre-forked worker runs it, after setting up
 //! may for its process with [`configure_may`].
 
