@@ -26,6 +26,8 @@
 //! - [`green`]: eventlet's `GreenPool` and `listen()` for non-WSGI green-thread code.
 //! - [`routes`]: Routes' `Mapper` and `RoutesMiddleware`, Glance's `Router` and `Resource`.
 //! - [`urlmap`]: Paste's `URLMap`, applications mounted at path prefixes.
+//! - [`eventlet`]: the porting kit's eventlet: green threads, queues, events, semaphores,
+//!   timeouts (`docs/porting.md`).
 //! - [`master`]: the pre-fork master: binding, forking, supervising, signals.
 //! - [`config`]: the settings, their flags and help text, the config file: `Config`.
 //! - [`cli`]: the command-line entry points (`cli::run`, `cli::Program`); [`demo`]: the
@@ -36,6 +38,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod eventlet;
 pub mod green;
 pub mod http;
 pub mod logging;

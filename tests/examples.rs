@@ -108,3 +108,41 @@ fn webob_port() {
     );
     assert_eq!((wrong.status, wrong.header("Allow")), (405, Some("GET, POST")));
 }
+
+#[test]
+fn eventlet_port() {
+    // A batch program, not a server: run it to its end (a hang fails, never blocks).
+    let mut child = Command::new(example("eventlet_port"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("eventlet_port ran for a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{status}: {out}");
+    // The same two lines the Python original prints.
+    assert_eq!(out, "produced 30, handled 30: a0 .. c9\nreport timed out\n");
+}
+
+#[test]
+fn eventlet_port_is_the_one_in_the_porting_guide() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("examples/eventlet_port.rs")).unwrap();
+    let guide = std::fs::read_to_string(root.join("docs/porting.md")).unwrap();
+    // The code after the `//!` header, as the guide shows it.
+    let code = &example[example.find("use std::time::Duration;").unwrap()..];
+    assert!(
+        guide.contains(code),
+        "docs/porting.md shows another eventlet_port.rs: copy the example's code into it"
+    );
+}
