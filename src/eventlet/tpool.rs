@@ -93,7 +93,7 @@ mod tests {
     fn many_at_once_and_panics_come_back() {
         let threads: Vec<_> = (0..30u64).map(|i| spawn(move || execute(move || i * 2))).collect();
         let sum: u64 = threads.into_iter().map(|t| t.wait()).sum();
-        assert_eq!(sum, (0..30u64).map(|i| i * 2).sum());
+        assert_eq!(sum, (0..30u64).map(|i| i * 2).sum::<u64>());
         let gt = spawn(|| execute(|| -> u8 { panic!("in the pool") }));
         let caught = std::panic::catch_unwind(AssertUnwindSafe(|| gt.wait())).unwrap_err();
         assert_eq!(caught.downcast_ref::<&str>(), Some(&"in the pool"));
