@@ -33,7 +33,7 @@ use super::crew::Note;
 use super::net::{Stream, Waiter};
 use super::pool::Mailbox;
 use super::timeouts::{Timeouts, Watch, SWEEP};
-use super::waiting_room::{client_timeout, Homecoming, Ready, WaitingRoom};
+use super::waiting_room::{client_timeout, Ready, WaitingRoom};
 use super::Shared;
 use crate::http::response::push_error;
 use crate::http::{parse_head, Head, HttpError};
@@ -370,18 +370,15 @@ impl<'s> Worker<'s> {
         let partial = &rb.buf[rb.pos.min(rb.end)..rb.end];
         match next {
             Next::Home => match x.io.take_stream() {
-                Some(stream) => {
-                    let homecoming = room.go_home(
-                        token,
-                        stream,
-                        info,
-                        partial,
-                        cfg.keep_alive,
-                        client_timeout(cfg.client_timeout),
-                        unwatched,
-                    );
-                    let _ = matches!(homecoming, Homecoming::Home);
-                }
+                Some(stream) => room.go_home(
+                    token,
+                    stream,
+                    info,
+                    partial,
+                    cfg.keep_alive,
+                    client_timeout(cfg.client_timeout),
+                    unwatched,
+                ),
                 None => room.forget(token),
             },
             Next::Linger => {

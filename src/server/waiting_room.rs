@@ -187,13 +187,6 @@ pub(crate) struct WaitingRoom {
     timeouts: Arc<Timeouts>,
 }
 
-/// How a connection that went home was received.
-pub(crate) enum Homecoming {
-    Home,
-    /// The server is stopping: the connection was closed instead.
-    Closed,
-}
-
 impl WaitingRoom {
     pub fn new(id: usize, census: Arc<Census>, timeouts: Arc<Timeouts>) -> WaitingRoom {
         WaitingRoom {
@@ -233,7 +226,7 @@ impl WaitingRoom {
     /// buffered and the socket had nothing more. `partial` holds the start of a
     /// pipelined head, if any, which must then be complete within `client_timeout`;
     /// otherwise the connection may idle for `keep_alive`. `unwatched`: the socket was
-    /// taken out of the epoll set and goes back in.
+    /// taken out of the epoll set and goes back in. A stopping server closes it instead.
     #[allow(clippy::too_many_arguments)]
     pub fn go_home(
         &self,
@@ -244,7 +237,7 @@ impl WaitingRoom {
         keep_alive: Duration,
         client_timeout: Duration,
         unwatched: bool,
-    ) -> Homecoming {
+    ) {
         let fd = stream.fd();
         let head_started = !partial.is_empty();
         let wait = if head_started { client_timeout } else { keep_alive };
@@ -254,10 +247,10 @@ impl WaitingRoom {
             drop(slab);
             drop(stream);
             self.forget(token);
-            return Homecoming::Closed;
+            return;
         }
         let Some(entry) = slab.entry(token) else {
-            return Homecoming::Closed;
+            return;
         };
         let event = matches!(entry.state, State::Away { event: true });
         entry.state = State::Home(Box::new(Home {
@@ -283,7 +276,6 @@ impl WaitingRoom {
             drop(slab);
             self.wake();
         }
-        Homecoming::Home
     }
 
     /// A request coroutine closed its connection (it dropped the socket itself).
