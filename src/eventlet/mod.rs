@@ -15,7 +15,7 @@
 //! A green thread is a may coroutine, and every wait here parks the coroutine, never its
 //! OS thread (they are built on `may::sync`); called from a plain OS thread, the same
 //! calls block that thread, as Python's main greenlet blocks. Python's float seconds are
-//! [`Duration`]s. Objects Python shares by reference (queues, events, semaphores, pools)
+//! [`Duration`](std::time::Duration)s. Objects Python shares by reference (queues, events, semaphores, pools)
 //! are cheap `Clone` handles to one shared object, so a clone moves into a spawned closure
 //! as the Python object would be captured. Where eventlet raises an exception a caller
 //! would catch, the call returns an error named after it ([`ValueError`], `queue::Full`,
@@ -50,7 +50,6 @@ pub use timeout::{with_timeout, Timeout};
 
 use std::fmt;
 use std::sync::TryLockError;
-use std::time::Duration;
 
 use may::sync::{Mutex, MutexGuard};
 
@@ -82,14 +81,7 @@ pub(crate) fn lock_in_drop<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
-/// The time to give a may wait for `left`: rounded up to whole milliseconds, at least one.
-/// may keeps a parked coroutine's timeout in whole milliseconds, cut down, and takes 0 for
-/// "no timeout": a wait of less than a millisecond would never end. Waking up to a
-/// millisecond late costs nothing; the queue and event waits loop on their own deadline.
-pub(crate) fn park_time(left: Duration) -> Duration {
-    let millis = left.as_nanos().div_ceil(1_000_000).max(1);
-    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
-}
+pub(crate) use crate::server::timeouts::park_time;
 
 /// Locks `mutex`, parking the coroutine while another holds it, ignoring poison: the
 /// state behind every lock here stays consistent even when a panic crossed it. During an
@@ -111,6 +103,7 @@ pub struct PortingDoctests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// may would park these forever (its timeouts are whole milliseconds, 0 = none).
     #[test]

@@ -33,7 +33,7 @@ use super::crew::Note;
 use super::net::{Stream, Waiter};
 use super::pool::Mailbox;
 use super::timeouts::{Timeouts, Watch, SWEEP};
-use super::waiting_room::{client_timeout, Ready, WaitingRoom};
+use super::waiting_room::{client_timeout, Ready, WaitingRoom, LINGER_BYTES, LINGER_TIME};
 use super::Shared;
 use crate::http::response::push_error;
 use crate::http::{parse_head, Head, HttpError};
@@ -49,10 +49,6 @@ const STAY: Duration = Duration::from_millis(100);
 /// The stay as a deadline on the sweeper's clock, which is up to a tick behind: a tick
 /// more, so that no stay is cut short by a stale clock.
 const STAY_MS: u64 = (STAY.as_millis() + SWEEP.as_millis()) as u64;
-
-/// How long and how much a lingering close reads before it gives up.
-const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_BYTES: usize = 256 * 1024;
 
 /// A client socket as a request coroutine uses it: non-blocking calls first, and a may
 /// registration (with a deadline the sweeper keeps) only once a call would block.

@@ -216,7 +216,7 @@ impl<T> Pool<T> {
             if left.is_zero() {
                 return false;
             }
-            guard = match self.idle_signal.wait_timeout(guard, left) {
+            guard = match self.idle_signal.wait_timeout(guard, super::timeouts::park_time(left)) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };

@@ -49,10 +49,12 @@ pub(crate) fn worker_stack_words(bytes: usize) -> usize {
     }
 }
 
+/// The page size, read once at install: the fault handler must not call sysconf, which is
+/// not async-signal-safe.
+static PAGE: AtomicUsize = AtomicUsize::new(4096);
+
 fn page_size() -> usize {
-    // Safety: sysconf is a plain query.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(size).unwrap_or(4096)
+    PAGE.load(Ordering::Relaxed)
 }
 
 /// A request coroutine's stack, watched while the guard is alive.
@@ -89,6 +91,9 @@ impl Drop for Guard {
 }
 
 fn install() {
+    // Safety: sysconf is a plain query.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    PAGE.store(usize::try_from(size).unwrap_or(4096), Ordering::Relaxed);
     // Safety: sigaction with a zeroed struct we fill in; the old action is kept.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();

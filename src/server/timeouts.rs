@@ -20,6 +20,15 @@ use std::time::{Duration, Instant};
 
 use may::io::WaitIoWaker;
 
+/// The time to give a may wait for `left`: rounded up to whole milliseconds, at least one.
+/// may keeps a parked coroutine's timeout in whole milliseconds, cut down, and takes 0 for
+/// "no timeout": a wait of less than a millisecond would never end. Waking up to a
+/// millisecond late costs nothing; every caller loops on its own deadline.
+pub(crate) fn park_time(left: Duration) -> Duration {
+    let millis = left.as_nanos().div_ceil(1_000_000).max(1);
+    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+}
+
 /// How often the sweeper looks at the deadlines.
 pub(crate) const SWEEP: Duration = Duration::from_millis(100);
 

@@ -51,9 +51,10 @@ const LISTENER: u64 = u64::MAX;
 /// Connections accepted in one go before the other events get a turn.
 const ACCEPT_BATCH: usize = 64;
 const MAX_EVENTS: usize = 256;
-/// How long and how much a lingering close reads before it gives up.
-const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_BYTES: usize = 256 * 1024;
+/// How long and how much a lingering close reads before it gives up (here, and in a
+/// request coroutine that closes after a broken body).
+pub(crate) const LINGER_TIME: Duration = Duration::from_secs(2);
+pub(crate) const LINGER_BYTES: usize = 256 * 1024;
 /// After accept fails for want of file descriptors, wait this long before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
