@@ -7,6 +7,7 @@
 //! | `/echo` | `wsgi.input` streamed back as it is read (an iterator body) |
 //! | `/environ`, `/environ/...` | every environ key, sorted |
 //! | `/stream?chunks=N&size=B` | an iterator body of unknown length (chunked) |
+//! | `/download?mib=N&seed=S` | N MiB of bytes a client can check ([`download_bytes`]), length known, streamed |
 //! | `/sleep?seconds=S` | a coroutine sleeping without blocking its thread |
 //! | `/block?seconds=S` | the mistake: blocking the OS thread (what `--timeout` catches) |
 //! | `/pid` | which worker process answered |
@@ -47,6 +48,9 @@ pub fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     }
     if path == "/stream" {
         return stream(environ, start_response);
+    }
+    if path == "/download" {
+        return download(environ, start_response);
     }
     if path == "/sleep" {
         return sleep(environ, start_response);
@@ -153,6 +157,54 @@ fn stream(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     Body::iter((0..chunks).map(move |_| vec![b'x'; size]))
 }
 
+/// The bytes `/download?seed=S` sends, from `offset` on, into `out`: each 8-byte word is
+/// a mix of the seed and the word's index (the SplitMix64 finalizer), little-endian. A
+/// client that knows the seed can check every byte of a download without a copy of it, and
+/// a piece sent twice, lost or swapped (a proxy bug, a worker mixing up responses) never
+/// matches, since no two words of one download are alike.
+pub fn download_bytes(seed: u64, offset: u64, out: &mut [u8]) {
+    let (mut at, mut rest) = (offset, out);
+    while !rest.is_empty() {
+        let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (at / 8);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let word = z.to_le_bytes();
+        let skip = (at % 8) as usize;
+        let n = (8 - skip).min(rest.len());
+        rest[..n].copy_from_slice(&word[skip..skip + n]);
+        rest = &mut rest[n..];
+        at += n as u64;
+    }
+}
+
+/// `mib` MiB (at most 1024; 1 when absent) of [`download_bytes`] for `seed` (0 when
+/// absent), in 64 KiB pieces made as they are sent: a large download through a proxy with
+/// the length known, which the proxy and the client can check end to end.
+fn download(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let mib = bounded(environ, "mib", 1u64, 1024);
+    let seed = bounded(environ, "seed", 0u64, u64::MAX);
+    let (mib, seed) = match (mib, seed) {
+        (Ok(m), Ok(s)) => (m, s),
+        (Err(why), _) | (_, Err(why)) => return bad_request(start_response, why),
+    };
+    const PIECE: u64 = 64 * 1024;
+    let length = mib * 1024 * 1024;
+    let length_text = length.to_string();
+    start_response.call(
+        "200 OK",
+        [
+            ("Content-Type", "application/octet-stream"),
+            ("Content-Length", &length_text),
+        ],
+    );
+    Body::iter((0..length / PIECE).map(move |n| {
+        let mut piece = vec![0u8; PIECE as usize];
+        download_bytes(seed, n * PIECE, &mut piece);
+        piece
+    }))
+}
+
 /// Recurses until the stack runs out, as a parser does on input nested too deep: each
 /// level keeps a little data alive so the compiler cannot turn it into a loop.
 fn recurse(depth: u64) -> u64 {
@@ -216,5 +268,24 @@ mod tests {
         assert_eq!(query_param("chunks=3&size=10", "size"), Some("10"));
         assert_eq!(query_param("flag&x=1", "flag"), Some(""));
         assert_eq!(query_param("a=1", "b"), None);
+    }
+
+    #[test]
+    fn download_bytes_are_the_same_however_they_are_cut() {
+        let mut whole = vec![0u8; 100];
+        download_bytes(7, 0, &mut whole);
+        let mut tail = vec![0u8; 37];
+        download_bytes(7, 63, &mut tail);
+        assert_eq!(&whole[63..], &tail[..]);
+        let mut other = vec![0u8; 100];
+        download_bytes(8, 0, &mut other);
+        assert_ne!(whole, other, "another seed, other bytes");
+        // The first word for seed 0 is the SplitMix64 finalizer of 0 (which is 0), then of 1.
+        download_bytes(0, 0, &mut other);
+        assert_eq!(&other[..8], &[0; 8]);
+        assert_eq!(
+            u64::from_le_bytes(other[8..16].try_into().unwrap()),
+            0x5692_161D_100B_05E5
+        );
     }
 }

@@ -197,7 +197,9 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
         log::warn!("--max-requests needs a master (--workers 1 or more); ignored");
     }
     let mut lost_logged = false;
-    loop {
+    // Whether this worker is being replaced (a reload, its request limit, a lost
+    // coroutine), and so drains rather than closing its idle connections.
+    let replaced = loop {
         std::thread::sleep(Duration::from_millis(100));
         if signals::take(libc::SIGUSR1) > 0 {
             if let Err(e) = handle.reopen_logs() {
@@ -210,13 +212,14 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
             return 0;
         }
         if signals::take(libc::SIGHUP) > 0 {
+            // The master's word for "you are replaced" (a reload, one worker fewer).
             if beat.is_some() {
-                break;
+                break true;
             }
             log::warn!("HUP: reloading needs a master (--workers 1 or more); ignored");
         }
         if signals::take(libc::SIGTERM) > 0 {
-            break;
+            break false;
         }
         if handle.must_retire() && !lost_logged {
             lost_logged = true;
@@ -225,7 +228,7 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
                     "worker {}: retiring after losing a request coroutine",
                     std::process::id()
                 );
-                break;
+                break true;
             }
             // Alone, retiring would stop the service: go on, and say what is gone.
             log::warn!(
@@ -239,14 +242,22 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
                 std::process::id(),
                 handle.requests()
             );
-            break;
+            break true;
         }
         if beat.as_ref().is_some_and(|b| unsafe { libc::getppid() } != b.master) {
             log::warn!("worker {}: the master is gone; stopping", std::process::id());
-            break;
+            break false;
         }
-    }
-    if !handle.shutdown(config.graceful_timeout) {
+    };
+    // Replaced, it leaves its idle keep-alive connections to their clients (a proxy
+    // closes them before --keep-alive, or sends one more request, served with
+    // Connection: close) instead of closing one under a request (see ServerHandle::retire).
+    let finished = if replaced {
+        handle.retire(config.graceful_timeout)
+    } else {
+        handle.shutdown(config.graceful_timeout)
+    };
+    if !finished {
         log::warn!(
             "worker {}: connections still open after the graceful timeout",
             std::process::id()
@@ -426,7 +437,7 @@ impl Arbiter {
                 return;
             }
         };
-        sd_notify("RELOADING=1");
+        sd_notify(&sock::reloading_message());
         if config.bind != self.started.config.bind {
             log::warn!("HUP: the bind address changed to {}; that takes a restart", config.bind);
         }
@@ -444,7 +455,8 @@ impl Arbiter {
         self.next_spawn = Instant::now();
         self.manage();
         for w in self.workers.iter().filter(|w| w.generation < self.generation) {
-            signals::send(w.pid, libc::SIGTERM);
+            // HUP, not TERM: the worker is replaced, and drains (see worker_main).
+            signals::send(w.pid, libc::SIGHUP);
         }
         sd_notify("READY=1");
     }
@@ -464,7 +476,7 @@ impl Arbiter {
             if let Some(w) = self.workers.iter_mut().find(|w| !w.retiring) {
                 log::info!("retiring worker {}", w.pid);
                 w.retiring = true;
-                signals::send(w.pid, libc::SIGTERM);
+                signals::send(w.pid, libc::SIGHUP);
             }
         }
     }

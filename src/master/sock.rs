@@ -178,8 +178,19 @@ pub fn systemd_listener() -> io::Result<Option<Listener>> {
     }))
 }
 
+/// The message that tells systemd a reload began: `RELOADING=1` with the monotonic clock
+/// in microseconds, which systemd 253 and later require (`Type=notify-reload`) to tell this
+/// reload from an earlier one; older versions ignore the field.
+pub fn reloading_message() -> String {
+    // Safety: clock_gettime fills the timespec it is given.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let usec = now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000;
+    format!("RELOADING=1\nMONOTONIC_USEC={usec}")
+}
+
 /// Tells systemd (a `Type=notify` service) how the service is doing, when NOTIFY_SOCKET
-/// is set: "READY=1", "RELOADING=1", "STOPPING=1".
+/// is set: "READY=1", [`reloading_message`], "STOPPING=1".
 pub fn sd_notify(state: &str) {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};

@@ -394,10 +394,16 @@ impl<'s> Worker<'s> {
     /// waiting room's epoll set) before going home. A busy keep-alive client's next
     /// request then finds its coroutine waiting, as in a coroutine-per-connection server,
     /// and costs no trip through the waiting room. The stay ends early when the pool needs
-    /// the place or the server stops. True when the socket woke us: read again.
+    /// the place or the server stops. True when the socket woke us, or the server stops
+    /// (`next_head` then has a last look for a request that arrived meanwhile): read again.
     fn stay(&mut self, room: &WaitingRoom, until: &mut Option<u64>, unwatched: &mut bool) -> bool {
         let shared = self.shared;
-        if STAY.is_zero() || shared.stopping.load(Ordering::Relaxed) || shared.config.keep_alive.is_zero() {
+        let stopping = || shared.stopping.load(Ordering::Relaxed);
+        let draining = shared.draining.load(Ordering::Relaxed);
+        if stopping() {
+            return !draining;
+        }
+        if STAY.is_zero() || shared.config.keep_alive.is_zero() {
             return false;
         }
         let deadline = *until.get_or_insert_with(|| shared.timeouts.now_ms() + STAY_MS);
@@ -418,7 +424,7 @@ impl<'s> Worker<'s> {
                 shared.buffers.give_read(rb.buf);
             }
         }
-        let woken = x.io.stay(deadline);
+        let woken = x.io.stay(deadline) || (stopping() && !draining);
         if x.rbuf.is_none() {
             x.rbuf = Some(ReadBuf {
                 buf: shared.buffers.read_buf(),
@@ -441,6 +447,7 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
         return HeadOutcome::Closed;
     };
     let max_head = cfg.limits.max_head_len();
+    let mut looked = false;
     loop {
         if rb.pos < rb.end {
             match parse_head(&rb.buf[rb.pos..rb.end], &cfg.limits, head) {
@@ -452,10 +459,20 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
             rb.pos = 0;
             rb.end = 0;
         }
-        if shared.stopping.load(Ordering::Relaxed) || cfg.keep_alive.is_zero() {
+        if cfg.keep_alive.is_zero() {
             return HeadOutcome::Closed;
         }
-        if *drained {
+        if shared.stopping.load(Ordering::Relaxed) && !shared.draining.load(Ordering::Relaxed) {
+            // A stopping server closes a kept-alive connection, but not under a request
+            // that has already arrived: a proxy that sent it on its idle connection could
+            // not send a POST again, and closing with it unread would reset the
+            // connection. One more look at the socket, then close. (A draining server
+            // lets the connection go home instead, to idle out its keep-alive.)
+            if looked {
+                return HeadOutcome::Closed;
+            }
+            looked = true;
+        } else if *drained {
             return HeadOutcome::Drained;
         }
         if rb.end == rb.buf.len() {

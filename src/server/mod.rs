@@ -109,6 +109,10 @@ pub(crate) struct Shared {
     pub config: ServerConfig,
     pub access_log: Option<AccessLog>,
     pub stopping: AtomicBool,
+    /// Set before a stop by a process being replaced ([`ServerHandle::retire`]): idle
+    /// keep-alive connections stay open until their keep-alive runs out or the client
+    /// closes them, and what arrives on them is served.
+    pub draining: AtomicBool,
     pub timeouts: Arc<Timeouts>,
     /// Requests served so far (for `--max-requests`).
     pub requests: AtomicU64,
@@ -234,6 +238,7 @@ impl Server {
                 config,
                 access_log,
                 stopping: AtomicBool::new(false),
+                draining: AtomicBool::new(false),
                 timeouts,
                 requests: AtomicU64::new(0),
             }),
@@ -472,6 +477,20 @@ impl ServerHandle {
         self.shared
             .pool
             .wait_idle(deadline.saturating_duration_since(std::time::Instant::now()))
+    }
+
+    /// Stops as [`shutdown`](Self::shutdown) does, for a process that is being replaced
+    /// (a reload, `--max-requests`): the difference is that connections idle after a
+    /// response are not closed under their client. They stay open until their keep-alive
+    /// runs out or the client closes them, and a request that arrives on one meanwhile is
+    /// served (with `Connection: close`). A proxy keeps its idle connections open and may
+    /// send a request on one at any moment; closing the connection under it would fail
+    /// that request, and a POST whose body streamed cannot be sent again. A proxy that
+    /// gives up an idle connection before `--keep-alive` (as `deploy/nginx` does) always
+    /// closes first, so nothing is lost; the old process lingers at most `keep_alive`.
+    pub fn retire(self, grace: Duration) -> bool {
+        self.shared.draining.store(true, Ordering::Release);
+        self.shutdown(grace)
     }
 
     /// Waits until the server stops accepting (for `serve_forever`, never).

@@ -185,6 +185,21 @@ impl Stream {
         }
     }
 
+    /// Whether the peer has sent bytes not yet read (not counting a close).
+    pub fn has_pending(&self) -> bool {
+        let mut byte = 0u8;
+        // Safety: recv into one byte we own; MSG_PEEK leaves it in the socket.
+        let n = unsafe {
+            libc::recv(
+                self.fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n > 0
+    }
+
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(how),

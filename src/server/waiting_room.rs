@@ -416,10 +416,11 @@ impl Lobby {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
         loop {
             if self.shared.stopping.load(Ordering::Acquire) {
+                let draining = self.shared.draining.load(Ordering::Acquire);
                 if self.listener.is_some() {
-                    self.close_doors();
+                    self.close_doors(draining);
                 }
-                if self.homes() == 0 {
+                if self.done(draining) {
                     return;
                 }
             }
@@ -831,14 +832,28 @@ impl Lobby {
     /// response closes now (HTTP lets a server close an idle connection at any moment,
     /// and a client retries). A connection whose first request is still to come, or whose
     /// head is arriving, stays until that request is served (within the client timeout),
-    /// as nginx does: a client that connected before the stop loses nothing. Connections
-    /// away finish their request and are closed when they come back.
-    fn close_doors(&mut self) {
+    /// as nginx does: a client that connected before the stop loses nothing. So does an
+    /// idle connection whose next request has arrived but is not read yet: a proxy sent
+    /// it on its kept-alive connection, and would get a reset, and could not send a POST
+    /// again. Connections away finish their request and are closed when they come back.
+    ///
+    /// `draining` (a process being replaced, see `ServerHandle::retire`): idle
+    /// connections are not closed but left to their keep-alive, and connections away come
+    /// home to do the same.
+    fn close_doors(&mut self, draining: bool) {
         let homes: Vec<(Token, Box<Home>)> = {
             let mut slab = self.room.lock();
-            slab.closed = true;
+            slab.closed = !draining;
             let mut homes = Vec::new();
             for (index, entry) in slab.entries.iter_mut().enumerate() {
+                if let State::Home(h) = &mut entry.state {
+                    if h.reusable && (draining || h.stream.has_pending()) {
+                        // Its event, if any, is in the epoll set or the recheck list:
+                        // read soon; otherwise it idles out or its client closes it.
+                        h.reusable = draining;
+                        continue;
+                    }
+                }
                 if matches!(&entry.state, State::Home(h) if h.reusable || h.lingering.is_some()) {
                     let token = Token {
                         index: index as u32,
@@ -857,6 +872,21 @@ impl Lobby {
         if let Some(listener) = self.listener.take() {
             let _ = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, listener.fd(), 0, 0);
         }
+    }
+
+    /// Whether a stopping room is done: no connection at home. A draining room waits
+    /// also for the connections away, which come home to idle out their keep-alive; once
+    /// there is none, it closes (under the same lock, so none can come home after).
+    fn done(&self, draining: bool) -> bool {
+        if !draining {
+            return self.homes() == 0;
+        }
+        let mut slab = self.room.lock();
+        if slab.entries.iter().all(|e| matches!(e.state, State::Free)) {
+            slab.closed = true;
+            return true;
+        }
+        false
     }
 
     /// Connections at home in this room.
