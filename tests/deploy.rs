@@ -684,7 +684,15 @@ fn a_request_that_arrived_as_the_server_stops_is_served() {
 fn a_reload_leaves_idle_keep_alive_connections_to_their_clients() {
     let server = Process::start(
         Path::new(BIN),
-        &["--bind", "127.0.0.1:0", "--workers", "1", "--no-access-log", "--keep-alive", "3"],
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--keep-alive",
+            "3",
+        ],
         "listening at http://",
     );
     let master = server.child.id();
@@ -699,7 +707,9 @@ fn a_reload_leaves_idle_keep_alive_connections_to_their_clients() {
     signal(master, libc::SIGHUP);
     // The new worker comes up, and the old one closes its listening socket but still
     // holds the two connections.
-    assert!(common::eventually(|| children(master).0.len() == 2 && sockets(old_pid) == open - 1));
+    assert!(common::eventually(
+        || children(master).0.len() == 2 && sockets(old_pid) == open - 1
+    ));
     used.send(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n");
     let r = used.response();
     assert_eq!(r.text().trim(), old_pid.to_string(), "the old worker answers");
@@ -709,4 +719,170 @@ fn a_reload_leaves_idle_keep_alive_connections_to_their_clients() {
     assert!(unused.is_closed());
     new_generation(master, 1, &old);
     assert_eq!(get(server.addr, "/").status, 200);
+}
+
+/// Runs `cmd` to completion: (succeeded, stdout and stderr together).
+fn run(cmd: &mut Command) -> (bool, String) {
+    let (code, out, err) = run_command(cmd, None);
+    (code == 0, String::from_utf8_lossy(&out).into_owned() + &err)
+}
+
+#[test]
+fn the_haproxy_backend_passes_haproxy_c_and_forwards() {
+    let dir = temp_dir("haproxy");
+    let server = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--keep-alive",
+            "15",
+        ],
+        "listening at http://",
+    );
+    let port = free_port();
+    let cfg = deploy_file(
+        "haproxy/may-wsgi.cfg",
+        &[
+            ("bind 127.0.0.1:80", &format!("bind 127.0.0.1:{port}")),
+            (
+                "server may_wsgi_1 127.0.0.1:8000",
+                &format!("server may_wsgi_1 {}", server.addr),
+            ),
+        ],
+    );
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let (ok, said) = run(Command::new(tool("haproxy")).arg("-c").arg("-f").arg(&path));
+    assert!(
+        ok && !said.contains("[WARNING]") && !said.contains("[ALERT]"),
+        "haproxy -c: {said}"
+    );
+
+    // And for real: requests through it keep their connection, and reach the app with
+    // the forwarding headers set by HAProxy, not the client's.
+    let child = Command::new(tool("haproxy"))
+        .arg("-db")
+        .arg("-f")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut haproxy = scopeguard(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(
+        common::eventually(|| TcpStream::connect(addr).is_ok()),
+        "haproxy did not start"
+    );
+    let mut c = Client::connect(addr);
+    for _ in 0..3 {
+        c.send(
+            b"GET /environ HTTP/1.1\r\nHost: example.org\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Ssl: on\r\n\r\n",
+        );
+        let r = c.response();
+        assert_eq!(r.status, 200);
+        let environ = r.text();
+        assert!(environ.contains("HTTP_X_FORWARDED_PROTO=http\n"), "{environ}");
+        assert!(environ.contains("HTTP_X_FORWARDED_FOR=127.0.0.1\n"), "{environ}");
+        assert!(!environ.contains("X_FORWARDED_SSL"), "{environ}");
+    }
+    signal(haproxy.0.id(), libc::SIGTERM);
+    assert!(wait_exit(&mut haproxy.0, Duration::from_secs(10)).is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A child killed when dropped, whatever the test's outcome.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn scopeguard(child: Child) -> Guard {
+    Guard(child)
+}
+
+#[test]
+fn the_systemd_units_pass_systemd_analyze_verify() {
+    let dir = temp_dir("systemd_units");
+    let service = deploy_file(
+        "systemd/may-wsgi.service",
+        &[("ExecStart=/usr/local/bin/may-wsgi ", &format!("ExecStart={BIN} "))],
+    );
+    std::fs::write(dir.join("may-wsgi.service"), service).unwrap();
+    std::fs::write(dir.join("may-wsgi.socket"), deploy_file("systemd/may-wsgi.socket", &[])).unwrap();
+    // verify exits 0 even for an unknown key or a bad value; it says so, though: silence
+    // is the pass.
+    let (ok, said) = run(Command::new(tool("systemd-analyze"))
+        .arg("verify")
+        .arg(dir.join("may-wsgi.socket"))
+        .arg(dir.join("may-wsgi.service")));
+    assert!(ok && said.trim().is_empty(), "systemd-analyze verify: {said}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// logrotate, from deploy/logrotate/may-wsgi (paths and the signal command substituted),
+/// rotates the access log of two workers; USR1 makes both write to the new file.
+#[test]
+fn logrotate_rotates_the_access_log_and_every_worker_reopens_it() {
+    let dir = temp_dir("logrotate");
+    let log = dir.join("access.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let server = Process::start(
+        Path::new(BIN),
+        &["--bind", "127.0.0.1:0", "--workers", "2", "--access-logfile", &log_arg],
+        "listening at http://",
+    );
+    let master = server.child.id();
+    let workers = new_generation(master, 2, &HashSet::new());
+    get(server.addr, "/status/201");
+    assert!(common::eventually(
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("/status/201"))
+    ));
+    let conf = deploy_file(
+        "logrotate/may-wsgi",
+        &[
+            ("/var/log/may-wsgi/access.log", &log_arg),
+            (
+                "systemctl kill --signal=USR1 --kill-who=main may-wsgi.service",
+                &format!("kill -USR1 {master}"),
+            ),
+        ],
+    );
+    let conf_path = dir.join("logrotate.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let (ok, said) = run(Command::new(tool("logrotate"))
+        .arg("--force")
+        .arg("--state")
+        .arg(dir.join("state"))
+        .arg(&conf_path));
+    assert!(ok, "logrotate: {said}");
+    let rotated = dir.join("access.log.1");
+    assert!(std::fs::read_to_string(&rotated).unwrap().contains("/status/201"));
+    // Requests, each on a new connection, until both workers have written to the new
+    // file: the request line says which request, the answer which worker.
+    let mut served_by = Vec::new();
+    assert!(
+        common::eventually(|| {
+            let r = get(server.addr, &format!("/pid?n={}", served_by.len()));
+            served_by.push(r.text().trim().parse::<u32>().unwrap());
+            let now = std::fs::read_to_string(&log).unwrap_or_default();
+            workers.iter().all(|w| {
+                served_by
+                    .iter()
+                    .enumerate()
+                    .any(|(n, pid)| pid == w && now.contains(&format!("/pid?n={n} ")))
+            })
+        }),
+        "not every worker writes to the new file"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
