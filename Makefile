@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench bench-capacity fuzz clean
+.PHONY: build run test lint doc bench bench-capacity soak fuzz clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -47,6 +47,21 @@ bench:
 # may_minihttp and nginx (see benches/capacity.sh; knobs IDLE=10000 SLOW=2000 FRESH=200 ...).
 bench-capacity:
 	./benches/capacity.sh
+
+# Hours compressed into SOAK_SECONDS (10 minutes): may-wsgi --workers 2 (release) under
+# mixed load, a HUP every SOAK_HUP s and a worker killed every SOAK_KILL s; reports
+# requests served and failed, RSS and descriptors of every process at start and end,
+# zombies, and fails when an invariant breaks (see benches/soak.py). Not in CI; a
+# 20-second version is (tests/soak.rs).
+SOAK_SECONDS ?= 600
+SOAK_HUP ?= 30
+SOAK_KILL ?= 60
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+
+soak:
+	$(CARGO) build --release --bin may-wsgi
+	python3 benches/soak.py --binary $(TARGET_DIR)/release/may-wsgi \
+		--seconds $(SOAK_SECONDS) --hup-every $(SOAK_HUP) --kill-every $(SOAK_KILL)
 
 clean:
 	$(CARGO) clean

@@ -510,7 +510,8 @@ fn nginx_in_front_through_reloads_a_killed_worker_and_a_stop() {
     // an idle keep-alive connection just as it died). Everything else must succeed.
     let victim = *generation.iter().max_by_key(|&&w| sockets(w)).unwrap();
     signal(victim, libc::SIGSTOP);
-    let held = sockets(victim) - 1; // less the listening socket
+    // Less the listening socket, twice: inherited from the master, and the worker's clone.
+    let held = sockets(victim) - 2;
     load.phase.store(3, Ordering::SeqCst);
     signal(victim, libc::SIGKILL);
     let survivors: HashSet<u32> = generation.iter().copied().filter(|&w| w != victim).collect();
