@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench bench-capacity soak fuzz clean
+.PHONY: build run test lint doc bench bench-capacity bench-proxied soak fuzz clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -39,7 +39,7 @@ fuzz:
 		$(CARGO) test --lib http::fuzz -- --nocapture
 
 # Side by side with the raw may_minihttp hello world, in one run (see benches/bench.sh),
-# then the capacity section.
+# then the proxied and capacity sections.
 bench:
 	./benches/bench.sh
 
@@ -47,6 +47,11 @@ bench:
 # may_minihttp and nginx (see benches/capacity.sh; knobs IDLE=10000 SLOW=2000 FRESH=200 ...).
 bench-capacity:
 	./benches/capacity.sh
+
+# Only the proxied rows: hello and 1 MiB downloads through nginx (deploy/nginx/may-wsgi.conf)
+# to may-wsgi, beside nginx serving the same bytes itself (see benches/proxied.sh).
+bench-proxied:
+	./benches/proxied.sh
 
 # Hours compressed into SOAK_SECONDS (10 minutes): may-wsgi --workers 2 (release) under
 # mixed load, a HUP every SOAK_HUP s and a worker killed every SOAK_KILL s; reports

@@ -3,8 +3,10 @@
 # threads, same connections, one run, alternating rounds: one process with THREADS scheduler
 # threads, and THREADS worker processes of one thread each; then 1 GiB through /echo with the
 # server's peak RSS. The machine is shared and noisy, so the ratio is the figure that counts.
-# Then the capacity section, benches/capacity.sh (idle connections, slowloris, fresh requests;
-# its own knobs are listed there; `make bench-capacity` runs it alone).
+# Then the proxied section, benches/proxied.sh (hello and 1 MiB downloads through nginx to
+# may-wsgi beside nginx serving the same bytes itself; `make bench-proxied` runs it alone),
+# and the capacity section, benches/capacity.sh (idle connections, slowloris, fresh
+# requests; its own knobs are listed there; `make bench-capacity` runs it alone).
 #
 # Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (3) UPLOAD_MB (1024)
 #        LATENCY_CONNS (1000: the p99 round)
@@ -88,6 +90,8 @@ hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 printf 'upload: %d bytes echoed in %.2f s = %.0f MiB/s each way; server peak RSS %.1f MiB (target < 32)\n' \
     "$echoed" "$out" "$(echo "$UPLOAD_MB / $out" | bc -l)" "$(echo "$hwm_kb / 1024" | bc -l)"
 
-# The servers above are stopped first, so they take no memory or CPU from the capacity run.
+# The servers above are stopped first, so they take no memory or CPU from the runs below.
 cleanup; wait "${pids[@]}" 2>/dev/null || true; pids=()
+# Behind nginx, beside nginx alone (benches/proxied.sh; `make bench-proxied` runs it alone).
+THREADS=$THREADS DURATION=$DURATION ROUNDS=$ROUNDS ./benches/proxied.sh
 ./benches/capacity.sh
