@@ -887,3 +887,51 @@ fn logrotate_rotates_the_access_log_and_every_worker_reopens_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A stop right after a reload: the TERM reaches workers that were born a moment before
+/// (it used to be lost in the one that had not yet installed its handlers, which then
+/// held the stop for the whole graceful timeout).
+#[test]
+fn term_right_after_a_reload_stops_at_once() {
+    let dir = temp_dir("hup_term");
+    let path = dir.join("notify");
+    let notify = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let next = || {
+        let mut buf = [0u8; 256];
+        let n = notify.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    for _ in 0..8 {
+        let mut child = Command::new(BIN)
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+                "--no-access-log",
+                "--graceful-timeout",
+                "60",
+            ])
+            .env("NOTIFY_SOCKET", &path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert_eq!(next(), "READY=1");
+        signal(child.id(), libc::SIGHUP);
+        assert!(next().starts_with("RELOADING=1"));
+        assert_eq!(next(), "READY=1");
+        // The new workers were forked just before READY=1.
+        signal(child.id(), libc::SIGTERM);
+        assert_eq!(next(), "STOPPING=1");
+        let stopped = wait_exit(&mut child, Duration::from_secs(20));
+        if stopped.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(stopped, Some(0), "the stop waited for a worker that missed its TERM");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

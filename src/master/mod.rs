@@ -487,15 +487,24 @@ impl Arbiter {
             .pop()
             .ok_or_else(|| io::Error::other("no heartbeat slot left"))?;
         self.board.clear(slot);
+        // The handled signals wait, blocked, from before the fork until the child has its
+        // own handlers: a TERM sent to a worker the moment it is born (a stop right after
+        // a reload) would otherwise be counted by the master's handler in the child's
+        // memory, then cleared with the master's other counts, and lost.
+        let unblock = signals::block_handled();
         // Safety: the master is single-threaded (it never starts may), so the child gets a
         // consistent copy of everything; it runs worker_main and exits without returning.
         let pid = unsafe { libc::fork() };
+        if pid != 0 {
+            unblock.restore();
+        }
         if pid < 0 {
             self.free_slots.push(slot);
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
             signals::install_worker();
+            unblock.restore();
             let config = &self.started.config;
             let interval = if config.timeout.is_zero() {
                 Duration::from_secs(1)

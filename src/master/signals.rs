@@ -107,6 +107,33 @@ fn install_process(single: bool) {
     }
 }
 
+/// The signal mask as it was before [`block_handled`].
+pub struct Blocked(libc::sigset_t);
+
+impl Blocked {
+    /// Puts the mask back: what arrived meanwhile is delivered now, to the handlers
+    /// installed meanwhile.
+    pub fn restore(&self) {
+        // Safety: a mask sigprocmask gave us; the master is single-threaded.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
+/// Blocks the handled signals (they stay pending) until [`Blocked::restore`].
+pub fn block_handled() -> Blocked {
+    // Safety: sigset_t is plain data, filled by sigemptyset and sigprocmask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in HANDLED {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
+        Blocked(old)
+    }
+}
+
 /// Sleeps until a signal arrives or `timeout` passes.
 pub fn wait(timeout: Duration) {
     let fd = READ_FD.load(Ordering::SeqCst);
