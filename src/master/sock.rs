@@ -190,7 +190,7 @@ pub fn reloading_message() -> String {
 }
 
 /// Tells systemd (a `Type=notify` service) how the service is doing, when NOTIFY_SOCKET
-/// is set: "READY=1", [`reloading_message`], "STOPPING=1".
+/// is set: "READY=1", `reloading_message()`, "STOPPING=1".
 pub fn sd_notify(state: &str) {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};

@@ -487,7 +487,8 @@ impl ServerHandle {
     /// send a request on one at any moment; closing the connection under it would fail
     /// that request, and a POST whose body streamed cannot be sent again. A proxy that
     /// gives up an idle connection before `--keep-alive` (as `deploy/nginx` does) always
-    /// closes first, so nothing is lost; the old process lingers at most `keep_alive`.
+    /// closes first, so nothing is lost. The old process lingers at most `keep_alive`, and
+    /// never past `grace`: what is still open then is closed, as `shutdown` does.
     pub fn retire(self, grace: Duration) -> bool {
         self.shared.draining.store(true, Ordering::Release);
         self.shutdown(grace)
