@@ -582,6 +582,14 @@ fn strip_tags(value: &str) -> String {
     result
 }
 
+/// A cookie that cannot be written (`resp.set_cookie(...)?` in a handler) is the
+/// programmer's error, which WebOb raises as a `ValueError`: a 500 naming it.
+impl From<super::cookies::CookieError> for HTTPError {
+    fn from(e: super::cookies::CookieError) -> HTTPError {
+        HTTPInternalServerError().with_detail(e.to_string())
+    }
+}
+
 /// An `HTTPError` serves itself, as a WebOb exception is a WSGI app.
 impl Application for HTTPError {
     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
@@ -737,5 +745,11 @@ mod tests {
     #[test]
     fn strip_tags_like_webob() {
         assert_eq!(strip_tags("a<br />b<BR>c\n<!-- x --><b>d</b>\r"), "a\nb\nc  x d");
+    }
+
+    #[test]
+    fn a_cookie_error_is_a_500_naming_it() {
+        let e = HTTPError::from(crate::webob::SetCookie::new("bad name", "x").to_header().unwrap_err());
+        assert_eq!((e.code, e.detail()), (500, Some("invalid cookie name \"bad name\"")));
     }
 }

@@ -66,7 +66,7 @@ pub use dec::{middleware, wsgify, Wsgify, WsgifyMiddleware};
 pub use exc::HTTPError;
 pub use form::{FileUpload, FileUploadReader, FormLimits, FormValue};
 pub use headers::{environ_key, header_name, EnvironHeaders, ResponseHeaders};
-pub use multidict::{parse_qsl, parse_qsl_bytes, MultiDict, MultipleValues};
+pub use multidict::{parse_qsl, parse_qsl_bytes, MultiDict, MultipleValues, TextValue};
 pub use range::{ByteRange, ContentRange, Range, MAX_RANGES};
 pub use request::{Request, DEFAULT_BODY_LIMIT};
 pub use response::{CacheControl, InvalidStatus, ReadSeek, Response};
