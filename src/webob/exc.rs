@@ -289,6 +289,13 @@ impl HTTPError {
         self
     }
 
+    /// `explanation=`: replaces the class's explanation (Glance raises
+    /// `HTTPBadRequest(explanation=msg)`), the line above the detail.
+    pub fn with_explanation(mut self, explanation: impl Into<String>) -> HTTPError {
+        self.d.explanation = Cow::Owned(explanation.into());
+        self
+    }
+
     /// `comment=`: an HTML comment in the HTML body, plain text in the others.
     pub fn with_comment(mut self, comment: impl Into<String>) -> HTTPError {
         self.d.comment = Some(comment.into());
@@ -745,6 +752,17 @@ mod tests {
     #[test]
     fn strip_tags_like_webob() {
         assert_eq!(strip_tags("a<br />b<BR>c\n<!-- x --><b>d</b>\r"), "a\nb\nc  x d");
+    }
+
+    #[test]
+    fn explanation_replaces_the_class_s() {
+        let env = environ("GET", "/", &[]);
+        let e = HTTPBadRequest().with_explanation("Malformed JSON in request body.");
+        assert_eq!(e.to_string(), "Malformed JSON in request body.");
+        assert_eq!(
+            e.plain_body(&env),
+            "400 Bad Request\n\nMalformed JSON in request body.\n\n   "
+        );
     }
 
     #[test]

@@ -545,7 +545,7 @@ impl Response {
     /// relative Location becomes absolute; a conditional response answers conditional and
     /// range requests; a response made from an [`HTTPError`] gets the body the request's
     /// Accept asks for.
-    pub fn call(mut self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    pub fn call(mut self, environ: &Environ, start_response: &mut StartResponse) -> Body {
         if let Some(mut error) = self.pending.take() {
             if !self.has_body() {
                 // What was added to the response since it was made from the error is kept.
