@@ -132,7 +132,10 @@ fn forms_csv_answers_as_the_python_does() {
     assert_eq!(r.text(), "ann spent 0 in 0 expenses\n");
     let r = pair.same(form, "who=ann&what=tea%2C+cake&amount=12");
     assert_eq!((r.status, r.header("Location")), (303, Some("http://t/")));
-    assert!(r.header("Set-Cookie").unwrap().starts_with("who=ann; Max-Age=3600; Path=/; expires="));
+    assert!(r
+        .header("Set-Cookie")
+        .unwrap()
+        .starts_with("who=ann; Max-Age=3600; Path=/; expires="));
     pair.same(form, "who=bob&what=say+%22hi%22&amount=3");
     pair.same(form, "who=ann&what=bus&amount=5");
     for bad in ["who=bob&amount=x", "amount=3", "who=bob&amount=-3", "who=bob"] {
@@ -152,16 +155,85 @@ fn forms_csv_answers_as_the_python_does() {
     assert_eq!(r.text(), "who,what,amount\nbob,\"say \"\"hi\"\"\",3\n");
     // WebOb's error bodies, chosen by Accept.
     for accept in ["text/html", "application/json", "text/plain", "*/*"] {
-        assert_eq!(pair.same(&format!("GET /nope HTTP/1.1\r\nAccept: {accept}"), "").status, 404);
+        assert_eq!(
+            pair.same(&format!("GET /nope HTTP/1.1\r\nAccept: {accept}"), "").status,
+            404
+        );
         pair.same(&format!("{form}\r\nAccept: {accept}"), "who=");
     }
     assert_eq!(pair.same("GET /expenses HTTP/1.1", "").status, 404);
 }
 
+#[test]
+fn glance_style_answers_as_the_python_does() {
+    let pair = Pair::start("glance_style");
+    let admin = "\r\nX-Roles: admin";
+    let json = "\r\nContent-Type: application/json";
+    let r = pair.same("GET /images HTTP/1.1", "");
+    assert_eq!(r.text(), r#"{"images":[]}"#);
+    assert_eq!(r.header("x-openstack-request-id"), Some("req-1"));
+    let r = pair.same(&format!("POST /images HTTP/1.1{admin}{json}"), r#"{"name": "cirros"}"#);
+    assert_eq!((r.status, r.header("Location")), (201, Some("http://t/images/1")));
+    assert_eq!(r.text(), r#"{"id":"1","name":"cirros","status":"queued","tags":[]}"#);
+    pair.same(&format!("POST /images HTTP/1.1{admin}{json}"), r#"{"name": "fedora"}"#);
+    assert_eq!(
+        pair.same(&format!("PUT /images/1/tags/small HTTP/1.1{admin}"), "")
+            .status,
+        204
+    );
+    pair.same(&format!("PUT /images/1/tags/small HTTP/1.1{admin}"), "");
+    let r = pair.same("GET /images/1 HTTP/1.1", "");
+    assert_eq!(
+        r.text(),
+        r#"{"id":"1","name":"cirros","status":"queued","tags":["small"]}"#
+    );
+    pair.same("GET /images?name=fedora HTTP/1.1", "");
+    pair.same("GET /images?name=nothing HTTP/1.1", "");
+    // Errors, each with WebOb's body for the Accept header.
+    for accept in [
+        "",
+        "\r\nAccept: application/json",
+        "\r\nAccept: text/html",
+        "\r\nAccept: text/plain",
+    ] {
+        let cases: &[(&str, &str, u16)] = &[
+            ("GET /images/9 HTTP/1.1", "", 404),
+            ("GET /nowhere HTTP/1.1", "", 404),
+            ("PATCH /images/1 HTTP/1.1\r\nX-Roles: admin", "", 405),
+            ("HEAD /images HTTP/1.1\r\nX-Roles: admin", "", 405),
+            ("BREW /images/1/tags/x HTTP/1.1\r\nX-Roles: admin", "", 405),
+            ("BREW /nowhere HTTP/1.1\r\nX-Roles: admin", "", 501),
+            ("DELETE /images/1 HTTP/1.1", "", 403),
+            ("POST /images HTTP/1.1\r\nX-Roles: admin", "", 400),
+            ("POST /images HTTP/1.1\r\nX-Roles: admin", "{bad", 400),
+            ("POST /images HTTP/1.1\r\nX-Roles: admin", r#"{"name": 5}"#, 400),
+            ("POST /images HTTP/1.1\r\nX-Roles: admin", "[1]", 400),
+            ("GET /images/1 HTTP/1.1", "a body", 400),
+        ];
+        for (request, body, status) in cases {
+            let r = pair.same(&format!("{request}{accept}"), body);
+            assert_eq!(r.status, *status, "{request} {accept:?}");
+        }
+    }
+    let r = pair.same("PATCH /images/1 HTTP/1.1\r\nX-Roles: admin", "");
+    assert_eq!(r.header("Allow"), Some("GET, DELETE"));
+    assert_eq!(pair.same(&format!("DELETE /images/1 HTTP/1.1{admin}"), "").status, 204);
+    assert_eq!(pair.same("GET /images/1 HTTP/1.1", "").status, 404);
+    let r = pair.same("GET /images HTTP/1.1", "");
+    assert_eq!(
+        r.text(),
+        r#"{"images":[{"id":"2","name":"fedora","status":"queued","tags":[]}]}"#
+    );
+}
+
 /// Lines of code: not blank, not only a comment (`#` in Python, `//` and `//!` in Rust).
 fn code_lines(path: &Path) -> usize {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let comment = if path.extension().is_some_and(|e| e == "py") { "#" } else { "//" };
+    let comment = if path.extension().is_some_and(|e| e == "py") {
+        "#"
+    } else {
+        "//"
+    };
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with(comment))
@@ -181,9 +253,6 @@ fn the_line_counts_in_the_guide_and_the_examples_are_the_files_own() {
         );
         let example = std::fs::read_to_string(root().join(format!("examples/{name}.rs"))).unwrap();
         let header = format!("The Python is {python} lines of code, this {rust}");
-        assert!(
-            example.contains(&header),
-            "examples/{name}.rs should say {header:?}"
-        );
+        assert!(example.contains(&header), "examples/{name}.rs should say {header:?}");
     }
 }

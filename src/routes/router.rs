@@ -51,22 +51,6 @@ pub fn reason(code: u16) -> &'static str {
     }
 }
 
-/// webob's default explanation for a status, with the request method where it names one.
-fn explanation(code: u16, method: &str) -> String {
-    match code {
-        400 => {
-            "The server could not comply with the request since it is either malformed or otherwise incorrect.".into()
-        }
-        403 => "Access was denied to this resource.".into(),
-        404 => "The resource could not be found.".into(),
-        405 => format!("The method {method} is not allowed for this resource."),
-        409 => "There was a conflict when trying to complete your request.".into(),
-        500 => "The server has either erred or is incapable of performing the requested operation.".into(),
-        501 => format!("The request method {method} is not implemented for this server."),
-        _ => String::new(),
-    }
-}
-
 /// Answers with an HTTP error: status `code`, the extra `headers` (such as `Allow`), and
 /// webob's body for it (`webob.exc.status_map[code](detail=detail, headers=headers)`):
 /// HTML, JSON or plain text as the request's Accept asks.
@@ -352,7 +336,10 @@ mod tests {
         let (status, headers, body) = call(&r, environ("GET", "/nowhere", &[]));
         assert_eq!(status, "404 Not Found");
         assert_eq!(header(&headers, "Content-Type"), Some("text/plain; charset=UTF-8"));
-        assert_eq!(body, "404 Not Found\n\nThe resource could not be found.\n\n   ", "webob's plain body");
+        assert_eq!(
+            body, "404 Not Found\n\nThe resource could not be found.\n\n   ",
+            "webob's plain body"
+        );
 
         let (status, headers, body) = call(&r, environ("POST", "/images/abc", &[]));
         assert_eq!(status, "405 Method Not Allowed");
