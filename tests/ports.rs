@@ -226,6 +226,17 @@ fn glance_style_answers_as_the_python_does() {
     );
 }
 
+#[test]
+fn eventlet_port_prints_what_the_python_prints() {
+    let script = root().join("examples/ports/eventlet_port.py");
+    let (code, theirs, err) = run_command(Command::new(python()).args(["-W", "ignore"]).arg(&script), None);
+    assert_eq!(code, 0, "{err}");
+    let (code, ours, err) = run_command(&mut Command::new(example("eventlet_port")), None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
+    assert_eq!(ours, b"produced 30, handled 30: a0 .. c9\nreport timed out\n");
+}
+
 /// Lines of code: not blank, not only a comment (`#` in Python, `//` and `//!` in Rust).
 fn code_lines(path: &Path) -> usize {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
