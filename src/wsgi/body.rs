@@ -97,6 +97,39 @@ impl From<Vec<String>> for Body {
     }
 }
 
+/// The body as a lazy sequence of pieces, whatever it holds: what middleware wraps to change
+/// a body while it streams (`Body::iter(body.into_iter().map(..))`), as Python middleware
+/// wraps an `app_iter`. A file is read a block at a time; a read error panics, as an
+/// exception raised by an `app_iter` does in Python: the server then cuts the connection
+/// rather than end the body short as if it were whole.
+impl IntoIterator for Body {
+    type Item = Vec<u8>;
+    type IntoIter = Box<dyn Iterator<Item = Vec<u8>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Body::Empty => Box::new(std::iter::empty()),
+            Body::Bytes(b) => Box::new(std::iter::once(b.into_owned())),
+            Body::Chunks(v) => Box::new(v.into_iter()),
+            Body::Iter(it) => it,
+            Body::File(mut f) => Box::new(std::iter::from_fn(move || {
+                let mut block = vec![0; f.block_size];
+                loop {
+                    match f.reader.read(&mut block) {
+                        Ok(0) => return None,
+                        Ok(n) => {
+                            block.truncate(n);
+                            return Some(block);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => panic!("reading the file body failed: {e}"),
+                    }
+                }
+            })),
+        }
+    }
+}
+
 /// `wsgi.file_wrapper`: a reader sent in blocks of `block_size` bytes.
 pub struct FileWrapper {
     pub(crate) reader: Box<dyn Read>,
@@ -123,6 +156,40 @@ mod tests {
         assert_eq!(Body::Empty.known_len(), Some(0));
         assert_eq!(Body::iter(vec!["x"]).known_len(), None);
         assert_eq!(Body::file(std::io::empty()).known_len(), None);
+    }
+
+    #[test]
+    fn every_body_iterates_as_pieces() {
+        let bodies = [
+            Body::Empty,
+            Body::from("ab"),
+            Body::from(vec![b"a".to_vec(), b"b".to_vec()]),
+            Body::iter(vec!["a", "b"]),
+            Body::File(FileWrapper::new(std::io::Cursor::new(b"ab".to_vec()), 1)),
+        ];
+        let joined: Vec<Vec<u8>> = bodies.into_iter().map(|b| b.into_iter().flatten().collect()).collect();
+        assert_eq!(
+            joined,
+            [
+                b"".to_vec(),
+                b"ab".to_vec(),
+                b"ab".to_vec(),
+                b"ab".to_vec(),
+                b"ab".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "reading the file body failed")]
+    fn a_file_that_fails_to_read_panics_rather_than_end_short() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk gone"))
+            }
+        }
+        let _ = Body::file(Broken).into_iter().count();
     }
 
     #[test]
