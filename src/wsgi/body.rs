@@ -85,6 +85,55 @@ impl From<Vec<u8>> for Body {
     }
 }
 
+/// Borrowed text and bytes that are not `'static` are copied: `Body::from(&name)` for a
+/// `String` the app keeps, `Body::from(req.body()?)` for webob's shared body. (A borrowed
+/// `&str` or `&[u8]` of a shorter life has no `From`, as the `'static` ones are sent without
+/// a copy: `.to_owned()` it.)
+impl From<&String> for Body {
+    fn from(s: &String) -> Body {
+        Body::Bytes(Cow::Owned(s.clone().into_bytes()))
+    }
+}
+
+impl From<&Vec<u8>> for Body {
+    fn from(b: &Vec<u8>) -> Body {
+        Body::Bytes(Cow::Owned(b.clone()))
+    }
+}
+
+impl From<Box<[u8]>> for Body {
+    fn from(b: Box<[u8]>) -> Body {
+        Body::Bytes(Cow::Owned(b.into_vec()))
+    }
+}
+
+impl From<std::rc::Rc<[u8]>> for Body {
+    fn from(b: std::rc::Rc<[u8]>) -> Body {
+        Body::Bytes(Cow::Owned(b.to_vec()))
+    }
+}
+
+impl From<std::sync::Arc<[u8]>> for Body {
+    fn from(b: std::sync::Arc<[u8]>) -> Body {
+        Body::Bytes(Cow::Owned(b.to_vec()))
+    }
+}
+
+impl From<Cow<'static, str>> for Body {
+    fn from(s: Cow<'static, str>) -> Body {
+        match s {
+            Cow::Borrowed(s) => Body::from(s),
+            Cow::Owned(s) => Body::from(s),
+        }
+    }
+}
+
+impl From<Cow<'static, [u8]>> for Body {
+    fn from(b: Cow<'static, [u8]>) -> Body {
+        Body::Bytes(b)
+    }
+}
+
 impl From<Vec<Vec<u8>>> for Body {
     fn from(v: Vec<Vec<u8>>) -> Body {
         Body::Chunks(v)
@@ -156,6 +205,30 @@ mod tests {
         assert_eq!(Body::Empty.known_len(), Some(0));
         assert_eq!(Body::iter(vec!["x"]).known_len(), None);
         assert_eq!(Body::file(std::io::empty()).known_len(), None);
+    }
+
+    #[test]
+    fn bodies_from_every_kind_of_text_and_bytes() {
+        let name = String::from("ann");
+        let bytes = b"xy".to_vec();
+        let static_text: Cow<'static, str> = Cow::Borrowed("st");
+        let bodies = [
+            Body::from("lit"),
+            Body::from(&b"lit"[..]),
+            Body::from(name.clone()),
+            Body::from(&name),
+            Body::from(bytes.clone()),
+            Body::from(&bytes),
+            Body::from(bytes.clone().into_boxed_slice()),
+            Body::from(std::rc::Rc::<[u8]>::from(&b"rc"[..])),
+            Body::from(std::sync::Arc::<[u8]>::from(&b"arc"[..])),
+            Body::from(static_text),
+            Body::from(Cow::<'static, str>::Owned("own".into())),
+        ];
+        let lens: Vec<_> = bodies.iter().map(Body::known_len).collect();
+        let want = [3, 3, 3, 3, 2, 2, 2, 2, 3, 2, 3].map(Some);
+        assert_eq!(lens, want);
+        assert_eq!(name, "ann", "borrowed, not moved");
     }
 
     #[test]
