@@ -164,6 +164,7 @@ fn forms_csv_answers_as_the_python_does() {
     assert_eq!(pair.same("GET /expenses HTTP/1.1", "").status, 404);
 }
 
+#[cfg(feature = "json")]
 #[test]
 fn glance_style_answers_as_the_python_does() {
     let pair = Pair::start("glance_style");

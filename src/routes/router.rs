@@ -70,7 +70,7 @@ pub fn error_response(
     for (name, value) in headers {
         error = error.with_header(*name, *value);
     }
-    Response::from(error).call(environ, start_response)
+    Response::from(error).respond(environ, start_response)
 }
 
 /// An HTTP error raised instead of a response: webob's `HTTPException` (`HTTPBadRequest`,
@@ -136,7 +136,7 @@ impl Fault {
 
     /// The response for this error: webob's body for it, as the request's Accept asks.
     pub fn respond(&self, environ: &Environ, start_response: &mut StartResponse) -> Body {
-        Response::from(self.to_http_error()).call(environ, start_response)
+        Response::from(self.to_http_error()).respond(environ, start_response)
     }
 }
 

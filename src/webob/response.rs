@@ -547,7 +547,12 @@ impl Response {
     /// relative Location becomes absolute; a conditional response answers conditional and
     /// range requests; a response made from an [`HTTPError`] gets the body the request's
     /// Accept asks for.
-    pub fn call(mut self, environ: &Environ, start_response: &mut StartResponse) -> Body {
+    pub fn call(self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+        self.respond(environ, start_response)
+    }
+
+    /// [`Response::call`] for callers that hold the environ shared (the router's errors).
+    pub(crate) fn respond(mut self, environ: &Environ, start_response: &mut StartResponse) -> Body {
         if let Some(mut error) = self.pending.take() {
             if !self.has_body() {
                 // What was added to the response since it was made from the error is kept.
@@ -560,7 +565,7 @@ impl Response {
                     })
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .collect();
-                return error.response_for(environ).call(environ, start_response);
+                return error.response_for(environ).respond(environ, start_response);
             }
         }
         let headers = self.absolute_headers(environ);
