@@ -1,6 +1,7 @@
 //! `may_wsgi::webob` over a real server: a small WebOb-style app (JSON in and out, errors
 //! with WebOb's bodies chosen by Accept, a form, a multipart upload, cookies, a conditional
-//! GET, ranges) behind `wsgify` middleware, driven over sockets.
+//! GET, ranges) behind `wsgify` middleware, driven over sockets; middleware that rewrites a
+//! streamed response, buffered or wrapped; responses mounted as applications.
 
 #![cfg(feature = "json")]
 
