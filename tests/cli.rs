@@ -1,6 +1,7 @@
 //! The `may-wsgi` binary as users meet it: flags, and real clients (curl, Python's
 //! http.client) against the demo app on 127.0.0.1.
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
@@ -11,7 +12,8 @@ use common::*;
 const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
 
 fn serve(extra: &[&str]) -> Process {
-    let mut args = vec!["--bind", "127.0.0.1:0", "--threads", "2"];
+    let mut args = vec!["--bind", "127.0.0.1:0", "--scheduler-threads", "2"];
+    args.extend_from_slice(&class_args());
     args.extend_from_slice(extra);
     Process::start(Path::new(BIN), &args, "listening at http://")
 }
@@ -56,7 +58,6 @@ fn help_and_version() {
     assert!(String::from_utf8_lossy(&out).starts_with("may-wsgi "));
 }
 
-#[test]
 fn a_busy_port_is_a_clear_error() {
     let first = serve(&[]);
     let addr = first.addr.to_string();
@@ -65,7 +66,6 @@ fn a_busy_port_is_a_clear_error() {
     assert!(err.contains("address in use"), "{err}");
 }
 
-#[test]
 fn curl_keep_alive_reuses_the_connection() {
     let server = serve(&["--no-access-log"]);
     let url = format!("http://{}/", server.addr);
@@ -75,7 +75,6 @@ fn curl_keep_alive_reuses_the_connection() {
     assert!(err.contains("Re-using existing connection"), "{err}");
 }
 
-#[test]
 fn curl_chunked_upload_is_echoed() {
     let server = serve(&["--no-access-log"]);
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
@@ -87,7 +86,6 @@ fn curl_chunked_upload_is_echoed() {
     assert!(out == data);
 }
 
-#[test]
 fn curl_expect_100_continue() {
     let server = serve(&["--no-access-log"]);
     let url = format!("http://{}/echo", server.addr);
@@ -110,7 +108,6 @@ fn curl_expect_100_continue() {
     assert_eq!(out, b"continue me");
 }
 
-#[test]
 fn curl_http10_and_head() {
     let server = serve(&["--no-access-log"]);
     let url = format!("http://{}/stream?chunks=3&size=4", server.addr);
@@ -163,7 +160,6 @@ assert conn.getresponse().status == 200
 print("OK")
 "#;
 
-#[test]
 fn python_http_client() {
     let server = serve(&[]);
     let port = server.addr.port().to_string();
@@ -194,7 +190,7 @@ fn many_concurrent_sleepers_on_one_thread() {
             "127.0.0.1:0",
             "--workers",
             "0",
-            "--threads",
+            "--scheduler-threads",
             "1",
             "--no-access-log",
         ],
@@ -209,15 +205,24 @@ fn many_concurrent_sleepers_on_one_thread() {
     }
 }
 
-#[test]
 fn ipv6_bind() {
     // Loopback IPv6 is part of every Linux network stack this runs on; the demo answers there.
     let server = Process::start(
         Path::new(BIN),
-        &["--bind", "[::1]:0", "--threads", "1", "--no-access-log"],
+        &["--bind", "[::1]:0", "--scheduler-threads", "1", "--no-access-log"],
         "listening at http://",
     );
     let addr = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, server.addr.port()));
     let r = get(addr, "/environ");
     assert!(r.text().contains("REMOTE_ADDR=::1\n"), "{}", r.text());
 }
+
+both_classes!(
+    a_busy_port_is_a_clear_error,
+    curl_keep_alive_reuses_the_connection,
+    curl_chunked_upload_is_echoed,
+    curl_expect_100_continue,
+    curl_http10_and_head,
+    python_http_client,
+    ipv6_bind,
+);

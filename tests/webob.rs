@@ -4,6 +4,7 @@
 
 #![cfg(feature = "json")]
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -142,7 +143,6 @@ fn post(server: &may_wsgi::ServerHandle, path: &str, content_type: &str, body: &
     Response_(exchange(server.local_addr(), &raw))
 }
 
-#[test]
 fn json_in_and_out() {
     let server = start(app(), config());
     let r = get(&server, "/images", "");
@@ -166,7 +166,6 @@ fn json_in_and_out() {
     assert!(r.text().contains("Malformed JSON in request body"));
 }
 
-#[test]
 fn errors_have_webobs_bodies_by_accept() {
     let server = start(app(), config());
     let r = get(&server, "/nowhere", "");
@@ -205,7 +204,6 @@ fn errors_have_webobs_bodies_by_accept() {
     assert_eq!(r.status, 404);
 }
 
-#[test]
 fn form_post() {
     let server = start(app(), config());
     let r = post(
@@ -218,7 +216,6 @@ fn form_post() {
     assert_eq!(r.text(), "names=a b,é q=café");
 }
 
-#[test]
 fn multipart_upload() {
     let server = start(app(), config());
     let file: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
@@ -244,7 +241,6 @@ Content-Disposition: form-data; name=\"file\"; filename=\"pic.raw\"\r\nContent-T
     assert_eq!(r.text(), format!("pic.raw image/x-raw 200000 {sum} title=holiday"));
 }
 
-#[test]
 fn cookies() {
     let server = start(app(), config());
     let r = get(&server, "/login", "");
@@ -256,7 +252,6 @@ fn cookies() {
     assert_eq!(get(&server, "/whoami", "").status, 401);
 }
 
-#[test]
 fn conditional_get_and_ranges() {
     let server = start(app(), config());
     let r = get(&server, "/file", "");
@@ -295,7 +290,6 @@ fn conditional_get_and_ranges() {
     assert_eq!(r.text(), "Requested range not satisfiable: bytes=100-");
 }
 
-#[test]
 fn middleware_rewrites_a_streamed_body() {
     let server = start(app(), config());
     let r = get(&server, "/stream", "");
@@ -309,7 +303,6 @@ fn middleware_rewrites_a_streamed_body() {
     assert_eq!(r.header("X-Middleware"), Some("seen"));
 }
 
-#[test]
 fn an_error_value_is_an_application() {
     let server = start(exc::HTTPServiceUnavailable().with_header("Retry-After", "5"), config());
     let r = get(&server, "/anything", "Accept: application/json\r\n");
@@ -320,3 +313,14 @@ fn an_error_value_is_an_application() {
         r#"{"message": "The server is currently unavailable. Please try again at a later time.<br /><br />\n\n\n", "code": "503 Service Unavailable", "title": "Service Unavailable"}"#
     );
 }
+
+both_classes!(
+    json_in_and_out,
+    errors_have_webobs_bodies_by_accept,
+    form_post,
+    multipart_upload,
+    cookies,
+    conditional_get_and_ranges,
+    middleware_rewrites_a_streamed_body,
+    an_error_value_is_an_application,
+);

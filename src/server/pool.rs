@@ -1,5 +1,6 @@
-//! The request pool: how many requests one process handles at once, the coroutines that
-//! handle them, and the queue of complete request heads waiting for a place.
+//! The request pool: how many requests one process handles at once, the workers
+//! (coroutines or threads, see `executor`) that handle them, and the queue of complete
+//! request heads waiting for a place.
 //!
 //! eventlet's server spawns a green thread per connection from a `GreenPool(1000)`
 //! (Glance's `threads=1000`), so 1,000 idle keep-alive clients fill it and the next client
@@ -13,34 +14,39 @@
 //! work to a parked coroutine puts it on the current scheduler thread's own queue, while
 //! spawning a new one goes through may's global queue and wakes a thread with a system
 //! call: on a keep-alive hot path, where every request passes through here, that
-//! difference is most of the cost.
+//! difference is most of the cost. A request *thread* parks the same way (with
+//! `std::thread::park`); with 32 threads and 64 kept, the thread class's pool is a fixed set
+//! of threads once warm, like gunicorn gthread's `ThreadPoolExecutor`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Most coroutines kept parked for the next request; more would pin stacks for nothing.
+use super::executor::{self, Sleeper};
+
+/// Most workers kept parked for the next request; more would pin stacks for nothing.
 pub(crate) const KEEP_IDLE: usize = 64;
 
-/// A parked worker's mailbox: the work handed to it, and the coroutine to wake.
+/// A parked worker's mailbox: the work handed to it, and the worker (coroutine or
+/// thread) to wake.
 pub(crate) struct Mailbox<T> {
     work: Mutex<Option<T>>,
-    co: may::coroutine::Coroutine,
+    worker: Sleeper,
 }
 
 impl<T> Mailbox<T> {
-    /// The calling coroutine's mailbox.
+    /// The calling worker's mailbox.
     pub fn current() -> Arc<Mailbox<T>> {
         Arc::new(Mailbox {
             work: Mutex::new(None),
-            co: may::coroutine::current(),
+            worker: Sleeper::current(),
         })
     }
 
     fn put(&self, work: Option<T>) {
         *self.work.lock().unwrap_or_else(|e| e.into_inner()) = work;
-        self.co.unpark();
+        self.worker.wake();
     }
 
     fn take(&self) -> Option<T> {
@@ -52,7 +58,7 @@ impl<T> Mailbox<T> {
 pub(crate) enum Dispatch<T> {
     /// A parked worker has it.
     Handed,
-    /// A place is free but no worker is parked: spawn a coroutine for the work.
+    /// A place is free but no worker is parked: spawn a worker for the work.
     Spawn(T),
     /// Every place is taken: it waits in the queue.
     Queued,
@@ -65,6 +71,9 @@ pub(crate) struct Pool<T> {
     state: Mutex<State<T>>,
     /// Places taken, readable without the lock (for `ServerHandle` and tests).
     running: AtomicUsize,
+    /// Work waiting in the queue, readable without the lock (a worker about to stay with an
+    /// idle connection gives way when work waits).
+    queued: AtomicUsize,
     idle_signal: may::sync::Condvar,
     idle_lock: may::sync::Mutex<()>,
 }
@@ -93,6 +102,7 @@ impl<T> Pool<T> {
                 closed: false,
             }),
             running: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             idle_signal: may::sync::Condvar::new(),
             idle_lock: may::sync::Mutex::new(()),
         }
@@ -118,6 +128,7 @@ impl<T> Pool<T> {
         };
         let outcome = if state.running >= self.size {
             state.queue.push_back(work);
+            self.queued.store(state.queue.len(), Ordering::SeqCst);
             Dispatch::Queued
         } else {
             let running = state.running + 1;
@@ -142,6 +153,7 @@ impl<T> Pool<T> {
     pub fn next(&self, mailbox: &Arc<Mailbox<T>>) -> Option<T> {
         let mut state = self.lock();
         if let Some(work) = state.queue.pop_front() {
+            self.queued.store(state.queue.len(), Ordering::SeqCst);
             return Some(work);
         }
         let running = state.running - 1;
@@ -162,7 +174,7 @@ impl<T> Pool<T> {
             return None;
         }
         loop {
-            may::coroutine::park();
+            executor::park();
             if let Some(work) = mailbox.take() {
                 return Some(work);
             }
@@ -177,6 +189,7 @@ impl<T> Pool<T> {
     pub fn abandon(&self) -> Option<T> {
         let mut state = self.lock();
         if let Some(work) = state.queue.pop_front() {
+            self.queued.store(state.queue.len(), Ordering::SeqCst);
             return Some(work);
         }
         let running = state.running.saturating_sub(1);
@@ -200,6 +213,11 @@ impl<T> Pool<T> {
         for mailbox in parked {
             mailbox.put(None);
         }
+    }
+
+    /// True when work waits for a place.
+    pub fn has_queued(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > 0
     }
 
     /// Places taken now.
