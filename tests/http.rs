@@ -472,6 +472,8 @@ fn demo_routes_refuse_bad_parameters() {
         "/stream?chunks=x",
         "/status/99",
         "/status/abc",
+        "/hash?kib=x",
+        "/hash?kib=65537",
     ] {
         let r = get(addr, target);
         assert_eq!(r.status, 400, "{target}");
@@ -479,6 +481,8 @@ fn demo_routes_refuse_bad_parameters() {
     }
     assert_eq!(get(addr, "/nope").status, 404);
     assert_eq!(get(addr, "/pid").text().trim(), std::process::id().to_string());
+    let hash = format!("{:016x}\n", may_wsgi::demo::fnv1a_kib(3));
+    assert_eq!(get(addr, "/hash?kib=3").text(), hash);
 }
 
 both_classes!(
