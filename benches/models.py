@@ -62,7 +62,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 BIN = os.environ.get("BIN", os.path.join(TARGET, "release", "may-wsgi"))
 BLOCK_SECONDS = 5
 BLOCKERS = 3
-TIMEOUT = 3  # the master's --timeout in these runs: a blocked coroutine worker is aborted
+TIMEOUT = 3  # the master's --timeout for the /block run: a blocked coroutine worker is aborted
 
 
 # ---------------------------------------------------------------------------------------
@@ -81,10 +81,11 @@ def peer_missing(module):
     return None
 
 
-def command(name, port):
-    """The command line of server `name` on `port`, and why it cannot run (or None)."""
+def command(name, port, timeout):
+    """The command line of server `name` on `port` with the master's `timeout`, and why it
+    cannot run (or None)."""
     ours = [BIN, "--bind", "127.0.0.1:%d" % port, "--workers", "1", "--scheduler-threads", "2",
-            "--no-access-log", "--keep-alive", "120", "--timeout", str(TIMEOUT),
+            "--no-access-log", "--keep-alive", "120", "--timeout", str(timeout),
             "--worker-connections", "12000"]
     if name in ("coroutine", "thread"):
         return ours + ["--worker-class", name], None
@@ -92,7 +93,7 @@ def command(name, port):
         return [PYTHON, os.path.join(HERE, "models_app.py"), str(port)], peer_missing("eventlet")
     if name == "gthread":
         return ([PYTHON, "-m", "gunicorn", "-k", "gthread", "--threads", "32", "--workers", "1",
-                 "--bind", "127.0.0.1:%d" % port, "--keep-alive", "120", "--timeout", str(TIMEOUT),
+                 "--bind", "127.0.0.1:%d" % port, "--keep-alive", "120", "--timeout", str(timeout),
                  "--worker-connections", "12000", "--backlog", "4096", "--chdir", HERE,
                  "models_app:app"], peer_missing("gunicorn"))
     raise SystemExit("unknown server %r in SERVERS" % name)
@@ -261,8 +262,11 @@ def loaded(pid, port, target, connections):
     served = max(result["requests"], 1)
     result["rss_kib"] = sampler.peak_rss or after["rss_kib"]
     result["threads"] = sampler.peak_threads or after["threads"]
-    result["voluntary_per_req"] = (after["voluntary"] - before["voluntary"]) / served
-    result["involuntary_per_req"] = (after["involuntary"] - before["involuntary"]) / served
+    # A worker that died under the load (its master replaced it) has no counts left.
+    gone = after["threads"] == 0
+    result["worker_died"] = gone
+    result["voluntary_per_req"] = None if gone else (after["voluntary"] - before["voluntary"]) / served
+    result["involuntary_per_req"] = None if gone else (after["involuntary"] - before["involuntary"]) / served
     return result
 
 
@@ -350,10 +354,12 @@ def machine():
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    wrk_version = subprocess.run([WRK, "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    # "wrk 4.1.0 [epoll] Copyright ...": the name and version alone.
+    wrk_version = subprocess.run([WRK, "-v"], capture_output=True, text=True).stdout.split(" [")[0]
     return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
             "python": subprocess.run([PYTHON, "-V"], capture_output=True, text=True).stdout.strip(),
             "wrk": wrk_version.strip(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load": open("/proc/loadavg").read().split()[0],
             "duration_s": DURATION}
 
 
@@ -364,16 +370,48 @@ def raise_fd_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def run_server(name, port):
-    cmd, missing = command(name, port)
+def started(name, port, timeout):
+    """Server `name` started and answering: (process, worker pid, log file), or the reason
+    it cannot run."""
+    cmd, missing = command(name, port, timeout)
     if missing:
-        print("%s: skipped, %s" % (name, missing), flush=True)
-        return {"skipped": missing}
-    log = open(os.path.join("/tmp", "may_wsgi_models_%s.log" % name), "w")
+        return missing
+    log = open(os.path.join("/tmp", "may_wsgi_models_%s.log" % name), "a")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_up(port, proc)
-        pid = worker_of(proc, name)
+        return proc, worker_of(proc, name), log
+    except Exception:
+        stop(proc)
+        log.close()
+        raise
+
+
+def pid_now(proc, name, pid):
+    """The worker's pid now: the master may have replaced it."""
+    try:
+        return worker_of(proc, name) if proc.poll() is None else pid
+    except RuntimeError:
+        return pid
+
+
+def run_server(name, port):
+    try:
+        os.remove(os.path.join("/tmp", "may_wsgi_models_%s.log" % name))
+    except OSError:
+        pass
+    # The loads run under the masters' default --timeout (30 s); the /block run gets its own
+    # server with a short one, to show what the heartbeat does.
+    try:
+        got = started(name, port, 30)
+    except Exception as e:
+        print("%s: failed to start: %s" % (name, e), flush=True)
+        return {"skipped": "failed to start: %s" % e}
+    if isinstance(got, str):
+        print("%s: skipped, %s" % (name, got), flush=True)
+        return {"skipped": got}
+    proc, pid, log = got
+    try:
         time.sleep(0.5)
         result = {"idle": {}, "active": {}, "start": status(pid)}
         for n in SIZES:
@@ -381,19 +419,25 @@ def run_server(name, port):
             print("%s idle %d: %d answered, RSS %d KiB, %d threads" % (
                 name, n, r["answered"], r["rss_kib"], r["threads"]), flush=True)
         for n in SIZES:
+            pid = pid_now(proc, name, pid)
             result["active"][n] = r = loaded(pid, port, "/", n)
             print("%s active %d: %.0f req/s, p50 %s ms, p99 %s ms, %d errors, RSS %d KiB, %d threads, "
                   "%.3f/%.3f switches per request" % (
                       name, n, r["rps"], r["p50_ms"], r["p99_ms"], r["errors"], r["rss_kib"], r["threads"],
-                      r["voluntary_per_req"], r["involuntary_per_req"]), flush=True)
+                      r["voluntary_per_req"] or 0, r["involuntary_per_req"] or 0), flush=True)
             time.sleep(1)
+        pid = pid_now(proc, name, pid)
         result["sleep"] = r = loaded(pid, port, "/sleep?seconds=0.1", 1000)
         print("%s sleep 0.1 s x 1000: %.0f req/s, p50 %s ms, RSS %d KiB" % (
             name, r["rps"], r["p50_ms"], r["rss_kib"]), flush=True)
         time.sleep(1)
+        pid = pid_now(proc, name, pid)
         result["hash"] = r = loaded(pid, port, "/hash?kib=64", 50)
         print("%s hash 64 KiB x 50: %.0f req/s, p50 %s ms" % (name, r["rps"], r["p50_ms"]), flush=True)
-        time.sleep(1)
+        result["restarts"] = restarts(name)
+        stop(proc)
+        proc, pid, log2 = started(name, port, TIMEOUT)
+        log2.close()
         result["block"] = r = block(proc, name, pid, port)
         print("%s block: probe %s after %.2f s, %d/%d blocked answered, worker replaced: %s" % (
             name, r["probe"], r["probe_wait_s"], r["blocked_answered"], BLOCKERS, r["worker_replaced"]),
@@ -407,15 +451,26 @@ def run_server(name, port):
         log.close()
 
 
+def restarts(name):
+    """How often the master replaced the worker during the loads (its log says so)."""
+    try:
+        with open(os.path.join("/tmp", "may_wsgi_models_%s.log" % name)) as f:
+            return max(0, sum(1 for line in f if "booting worker" in line.lower()) - 1)
+    except OSError:
+        return 0
+
+
 def cell(value, fmt="%.0f"):
     return "-" if value is None else fmt % value
 
 
 def table(results, info):
     names = [n for n in results if "skipped" not in results[n]]
-    lines = ["Machine: %s, %d CPUs, Linux %s; %s; %s; %g s per wrk run; %s. Shared and noisy: "
-             "other builds ran beside it." % (info["cpu"], info["cpus"], info["kernel"], info["python"],
-                                               info["wrk"], info["duration_s"], info["date"]), ""]
+    lines = ["Machine: %s, %d CPUs, Linux %s; %s; %s; %g s per wrk run; %s; load average %s at the "
+             "start. Shared and noisy: other builds ran beside it, and under such load a server with "
+             "more threads gets a larger share of the CPUs." % (
+                 info["cpu"], info["cpus"], info["kernel"], info["python"], info["wrk"], info["duration_s"],
+                 info["date"], info.get("load", "?")), ""]
     for n, r in results.items():
         if "skipped" in r:
             lines.append("%s: skipped (%s)." % (n, r["skipped"]))
@@ -435,14 +490,15 @@ def table(results, info):
         row("active %d: errors" % size, lambda r: "%d" % r["active"][size]["errors"])
         row("active %d: RSS MiB (threads)" % size,
             lambda r: "%.1f (%d)" % (r["active"][size]["rss_kib"] / 1024, r["active"][size]["threads"]))
-        row("active %d: switches per request, voluntary / involuntary" % size, lambda r: "%.3f / %.3f" % (
-            r["active"][size]["voluntary_per_req"], r["active"][size]["involuntary_per_req"]))
+        row("active %d: switches per request, voluntary / involuntary" % size, lambda r: "%s / %s" % (
+            cell(r["active"][size]["voluntary_per_req"], "%.3f"), cell(r["active"][size]["involuntary_per_req"], "%.3f")))
     row("/sleep?seconds=0.1, 1000 clients: req/s", lambda r: cell(r["sleep"]["rps"]))
     row("/sleep: p50 ms, RSS MiB (threads)", lambda r: "%s, %.1f (%d)" % (
         cell(r["sleep"]["p50_ms"], "%.0f"), r["sleep"]["rss_kib"] / 1024, r["sleep"]["threads"]))
     row("/hash?kib=64, 50 clients: req/s", lambda r: cell(r["hash"]["rps"]))
     row("/hash: p50 / p99 ms", lambda r: "%s / %s" % (cell(r["hash"]["p50_ms"], "%.1f"),
                                                        cell(r["hash"]["p99_ms"], "%.1f")))
+    row("workers replaced by the master during the loads", lambda r: "%d" % r["restarts"])
     row("/block x%d (%d s): a probe of / waited s" % (BLOCKERS, BLOCK_SECONDS),
         lambda r: "%.2f (%s)" % (r["block"]["probe_wait_s"], r["block"]["probe"]))
     row("/block: blocked requests answered", lambda r: "%d / %d" % (r["block"]["blocked_answered"], BLOCKERS))

@@ -94,7 +94,8 @@ def main():
         data = json.load(f)
     results = {n: r for n, r in data["results"].items() if "skipped" not in r}
     sizes = [str(s) for s in data["sizes"]]
-    names = list(results)
+    order = ["coroutine", "thread", "eventlet", "gthread"]
+    names = sorted(results, key=lambda n: order.index(n) if n in order else len(order))
 
     def per_size(kind, key, scale=1.0):
         return [(n, [None if results[n][kind][s][key] is None else results[n][kind][s][key] * scale
@@ -113,7 +114,7 @@ def main():
             [(n, [results[n]["active"][s]["voluntary_per_req"] + results[n]["active"][s]["involuntary_per_req"]
                   for s in sizes]) for n in names], log=True),
         "routes-rps.svg": bar_chart(
-            "I/O-bound /sleep?seconds=0.1 (1,000 clients), CPU-bound /hash?kib=64 (50 clients)", "req/s",
+            "I/O-bound /sleep (1,000 clients), CPU-bound /hash (50 clients)", "req/s",
             ["/sleep?seconds=0.1", "/hash?kib=64"],
             [(n, [results[n]["sleep"]["rps"], results[n]["hash"]["rps"]]) for n in names], log=True),
     }

@@ -174,7 +174,10 @@ fn main() {
     let co = coroutine_pingpong(rounds);
     let th = thread_pingpong(rounds);
     println!("switch, coroutine (may, one scheduler thread): {co:.0} ns");
-    println!("switch, OS thread (std, kernel futex):          {th:.0} ns ({:.1}x)", th / co);
+    println!(
+        "switch, OS thread (std, kernel futex):          {th:.0} ns ({:.1}x)",
+        th / co
+    );
 
     let (co_rss, co_vm, co_start) = parked_coroutines(workers);
     let (th_rss, th_vm, th_start) = parked_threads(workers, 2 * 1024 * 1024);
