@@ -205,11 +205,65 @@ fn many_concurrent_sleepers_on_one_thread() {
     }
 }
 
+#[test]
+fn a_blocking_request_under_the_thread_class_stalls_no_other_request() {
+    // Four requests block their OS threads (std::thread::sleep, as a database driver or a
+    // C extension would) in a process with one scheduler thread. Under the thread class
+    // each blocks only its own request thread: the waiting room (on the scheduler thread)
+    // goes on accepting and the other request threads serve `/` and `/sleep` meanwhile.
+    // Under the coroutine class the same four requests would block the one scheduler
+    // thread and everything on it, waiting room included, until they end: see
+    // docs/coroutines-vs-threads.md, and `a_worker_blocking_its_thread_past_the_timeout_is_replaced`
+    // in tests/master.rs for what the master does about it.
+    let server = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--scheduler-threads",
+            "1",
+            "--worker-class",
+            "thread",
+            "--no-access-log",
+        ],
+        "listening at http://",
+    );
+    let mut blocked: Vec<Client> = (0..4)
+        .map(|_| {
+            let mut c = Client::connect(server.addr);
+            c.send(b"GET /block?seconds=600 HTTP/1.1\r\nHost: t\r\n\r\n");
+            c
+        })
+        .collect();
+    // Served while the four block (each read gives up after IO_TIMEOUT, so a stall fails).
+    for _ in 0..3 {
+        assert_eq!(get(server.addr, "/").text(), "Hello World");
+        assert_eq!(get(server.addr, "/sleep?seconds=0.1").status, 200);
+    }
+    // And the four are still blocked: nothing of their answers has come.
+    for c in &mut blocked {
+        c.reader.get_ref().set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let read = std::io::Read::read(c.reader.get_mut(), &mut byte);
+        assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    }
+}
+
 fn ipv6_bind() {
     // Loopback IPv6 is part of every Linux network stack this runs on; the demo answers there.
     let server = Process::start(
         Path::new(BIN),
-        &["--bind", "[::1]:0", "--scheduler-threads", "1", "--no-access-log"],
+        &[
+            "--bind",
+            "[::1]:0",
+            "--scheduler-threads",
+            "1",
+            "--no-access-log",
+            "--worker-class",
+            class().name(),
+        ],
         "listening at http://",
     );
     let addr = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, server.addr.port()));

@@ -228,7 +228,16 @@ fn usr1_reopens_the_access_log_after_it_was_moved() {
     let log_arg = log.to_string_lossy().into_owned();
     let p = Process::start(
         Path::new(BIN),
-        &["--bind", "127.0.0.1:0", "--workers", "1", "--access-logfile", &log_arg],
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--access-logfile",
+            &log_arg,
+            "--worker-class",
+            class().name(),
+        ],
         "listening at http://",
     );
     workers(&p, 1);
@@ -311,6 +320,8 @@ fn a_busy_port_that_frees_within_the_retry_window_is_taken() {
             "--bind-retry",
             "15",
             "--no-access-log",
+            "--worker-class",
+            class().name(),
         ],
         "listening at http://",
     );
@@ -431,6 +442,8 @@ fn a_worker_that_cannot_boot_stops_the_master() {
             "2",
             "--access-logfile",
             "/nonexistent/dir/access.log",
+            "--worker-class",
+            class().name(),
         ],
         "listening at http://",
     );
