@@ -206,6 +206,48 @@ fn many_concurrent_sleepers_on_one_thread() {
 }
 
 #[test]
+fn the_old_threads_flag_still_sets_scheduler_threads_with_a_warning() {
+    // `--threads` was the scheduler threads; with the coroutine class it still is, and says
+    // that the spelling is deprecated. With the thread class it is gunicorn's: request threads.
+    let old = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--threads",
+            "1",
+            "--no-access-log",
+        ],
+        "listening at http://",
+    );
+    assert!(eventually(|| old.output_text().contains("write --scheduler-threads 1")));
+    assert!(old
+        .output_text()
+        .contains("worker class coroutine, 1 scheduler threads"));
+    let gthread = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "-k",
+            "gthread",
+            "--threads",
+            "5",
+            "--no-access-log",
+        ],
+        "listening at http://",
+    );
+    let log = gthread.output_text();
+    assert!(
+        log.contains("worker class thread") && log.contains("and 5 requests at once"),
+        "{log}"
+    );
+    assert!(!log.contains("deprecated"), "{log}");
+}
+
+#[test]
 fn a_blocking_request_under_the_thread_class_stalls_no_other_request() {
     // Four requests block their OS threads (std::thread::sleep, as a database driver or a
     // C extension would) in a process with one scheduler thread. Under the thread class

@@ -420,7 +420,7 @@ fn server_options() -> Options {
 
 fn usage(program: &Program, invoked: &str) -> String {
     let about = program.about.as_deref().unwrap_or(
-        "Serves a WSGI-style application over HTTP/1.1 on may coroutines, in one process or a master with forked workers.",
+        "Serves a WSGI-style application over HTTP/1.1 on may coroutines (or, with -k thread, a pool of OS threads), in one process or a master with forked workers.",
     );
     let brief = format!(
         "Usage: {invoked} [OPTIONS]\n\n{about}\nSignals to the master: TERM graceful stop, \
