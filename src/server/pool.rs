@@ -248,13 +248,20 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    /// Work is held until the test opens the gate, so that the places stay taken for as
+    /// long as the test needs, however slowly it runs.
+    static GATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
     /// A worker as the server runs one: serve, then ask the pool for more.
     fn worker(pool: Arc<Pool<u32>>, first: u32, served: Arc<Mutex<Vec<u32>>>) {
         let mailbox = Mailbox::current();
         let mut work = first;
         loop {
             served.lock().unwrap().push(work);
-            may::coroutine::sleep(Duration::from_millis(2));
+            while !GATE.load(Ordering::SeqCst) {
+                // A coroutine sleep, or a thread's outside a coroutine.
+                may::coroutine::sleep(Duration::from_millis(1));
+            }
             match pool.next(&mailbox) {
                 Some(w) => work = w,
                 None => return,
@@ -262,36 +269,57 @@ mod tests {
         }
     }
 
+    /// Coroutine workers and thread workers alike (they park and are woken differently).
     #[test]
     fn places_are_bounded_queued_work_keeps_order_and_workers_are_reused() {
-        let pool = Arc::new(Pool::new(2));
+        for class in [executor::WorkerClass::Coroutine, executor::WorkerClass::Thread] {
+            pool_of(2, class);
+            pool_of(1, class);
+        }
+    }
+
+    fn pool_of(places: usize, class: executor::WorkerClass) {
+        GATE.store(false, Ordering::SeqCst);
+        let pool = Arc::new(Pool::new(places));
         let served = Arc::new(Mutex::new(Vec::new()));
         let spawned = Arc::new(AtomicUsize::new(0));
         let offer = |w: u32| match pool.dispatch(w) {
             Dispatch::Spawn(w) => {
                 spawned.fetch_add(1, Ordering::SeqCst);
                 let (pool, served) = (pool.clone(), served.clone());
-                // Safety (may's rule for spawn): the coroutine owns all it uses.
-                drop(unsafe { may::coroutine::spawn(move || worker(pool, w, served)) });
+                match class {
+                    // Safety (may's rule for spawn): the coroutine owns all it uses.
+                    executor::WorkerClass::Coroutine => {
+                        drop(unsafe { may::coroutine::spawn(move || worker(pool, w, served)) })
+                    }
+                    executor::WorkerClass::Thread => drop(std::thread::spawn(move || worker(pool, w, served))),
+                }
                 true
             }
             Dispatch::Handed => true,
             Dispatch::Queued => false,
         };
-        assert!(offer(1));
-        assert!(offer(2));
-        assert!(!offer(3), "both places are taken");
+        for w in 1..=places as u32 {
+            assert!(offer(w));
+        }
+        assert!(!offer(3), "every place is taken");
         assert!(!offer(4));
-        assert!(pool.running() <= 2);
+        assert_eq!(pool.running(), places);
+        GATE.store(true, Ordering::SeqCst);
         assert!(pool.wait_idle(Duration::from_secs(5)));
-        // The queue was served in arrival order, after the first two.
-        let order = served.lock().unwrap().clone();
-        assert_eq!(order.len(), 4);
-        assert_eq!(&order[2..], &[3, 4]);
-        // The two workers are parked now: new work reuses them without a spawn.
+        // Everything was served; with one place, the queue in arrival order (with two, the
+        // workers run at once and record their work in either order).
+        let mut order = served.lock().unwrap().clone();
+        if places == 1 {
+            assert_eq!(order, [1, 3, 4]);
+        } else {
+            order.sort_unstable();
+            assert_eq!(order, [1, 2, 3, 4]);
+        }
+        // The workers are parked now: new work reuses them without a spawn.
         assert!(offer(5));
         assert!(pool.wait_idle(Duration::from_secs(5)));
-        assert_eq!(spawned.load(Ordering::SeqCst), 2);
+        assert_eq!(spawned.load(Ordering::SeqCst), places);
         assert_eq!(served.lock().unwrap().last(), Some(&5));
         pool.close();
     }

@@ -127,3 +127,57 @@ impl Doorbell {
         unsafe { libc::read(self.fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Waits on `stream` in another thread; the receiver hears when the wait returned.
+    fn wait_elsewhere(poller: Poller) -> mpsc::Receiver<()> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            poller.wait(Interest::Read);
+            let _ = tx.send(());
+        });
+        rx
+    }
+
+    #[test]
+    fn a_wait_ends_at_the_doorbell_or_when_the_socket_has_data() {
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        let stream = Stream::Unix(ours);
+        // The doorbell: made in the waiting thread, rung from here.
+        let (bell_tx, bell_rx) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        let fd = stream.fd();
+        std::thread::spawn(move || {
+            // Safety: dup gives this thread an fd of its own on the same socket, which
+            // `mine` owns and keeps open while the wait lasts.
+            let mine = Stream::Unix(unsafe { UnixStream::from_raw_fd(libc::dup(fd)) });
+            let poller = Poller::new(&mine).unwrap();
+            bell_tx.send(poller.doorbell()).unwrap();
+            poller.wait(Interest::Read);
+            done_tx.send(()).unwrap();
+        });
+        let bell = bell_rx.recv().unwrap();
+        bell.ring();
+        done.recv_timeout(Duration::from_secs(5))
+            .expect("the doorbell ended the wait");
+        // A ring before the wait is kept until the wait hears it.
+        let early = Poller::new(&stream).unwrap();
+        early.doorbell().ring();
+        wait_elsewhere(early)
+            .recv_timeout(Duration::from_secs(5))
+            .expect("an early ring is not lost");
+        // Data on the socket ends a wait for reading.
+        let waiting = wait_elsewhere(Poller::new(&stream).unwrap());
+        peer.write_all(b"x").unwrap();
+        waiting
+            .recv_timeout(Duration::from_secs(5))
+            .expect("data ended the wait");
+    }
+}
