@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench bench-capacity fuzz clean
+.PHONY: build run test lint doc bench bench-capacity bench-models fuzz clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -47,6 +47,18 @@ bench:
 # may_minihttp and nginx (see benches/capacity.sh; knobs IDLE=10000 SLOW=2000 FRESH=200 ...).
 bench-capacity:
 	./benches/capacity.sh
+
+# The coroutine and thread worker classes side by side on the demo app (idle and active
+# connections, an I/O-bound, a CPU-bound and a blocking route), with eventlet and gunicorn
+# gthread beside them when PYTHON can import them (see benches/models.py; knobs DURATION,
+# SIZES, SERVERS), and the switch and stack costs (examples/pingpong.rs). Writes
+# docs/models/: results.md, results.json, pingpong.txt and the SVG plots.
+PYTHON ?= python3
+bench-models:
+	$(CARGO) build --release --bin may-wsgi --example pingpong
+	$${CARGO_TARGET_DIR:-target}/release/examples/pingpong | tee docs/models/pingpong.txt
+	PYTHON=$(PYTHON) python3 benches/models.py
+	python3 benches/models_plot.py
 
 clean:
 	$(CARGO) clean

@@ -1,6 +1,7 @@
 //! The `may-wsgi` binary as users meet it: flags, and real clients (curl, Python's
 //! http.client) against the demo app on 127.0.0.1.
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
@@ -11,7 +12,8 @@ use common::*;
 const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
 
 fn serve(extra: &[&str]) -> Process {
-    let mut args = vec!["--bind", "127.0.0.1:0", "--threads", "2"];
+    let mut args = vec!["--bind", "127.0.0.1:0", "--scheduler-threads", "2"];
+    args.extend_from_slice(&class_args());
     args.extend_from_slice(extra);
     Process::start(Path::new(BIN), &args, "listening at http://")
 }
@@ -56,7 +58,6 @@ fn help_and_version() {
     assert!(String::from_utf8_lossy(&out).starts_with("may-wsgi "));
 }
 
-#[test]
 fn a_busy_port_is_a_clear_error() {
     let first = serve(&[]);
     let addr = first.addr.to_string();
@@ -65,7 +66,6 @@ fn a_busy_port_is_a_clear_error() {
     assert!(err.contains("address in use"), "{err}");
 }
 
-#[test]
 fn curl_keep_alive_reuses_the_connection() {
     let server = serve(&["--no-access-log"]);
     let url = format!("http://{}/", server.addr);
@@ -75,7 +75,6 @@ fn curl_keep_alive_reuses_the_connection() {
     assert!(err.contains("Re-using existing connection"), "{err}");
 }
 
-#[test]
 fn curl_chunked_upload_is_echoed() {
     let server = serve(&["--no-access-log"]);
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
@@ -87,7 +86,6 @@ fn curl_chunked_upload_is_echoed() {
     assert!(out == data);
 }
 
-#[test]
 fn curl_expect_100_continue() {
     let server = serve(&["--no-access-log"]);
     let url = format!("http://{}/echo", server.addr);
@@ -110,7 +108,6 @@ fn curl_expect_100_continue() {
     assert_eq!(out, b"continue me");
 }
 
-#[test]
 fn curl_http10_and_head() {
     let server = serve(&["--no-access-log"]);
     let url = format!("http://{}/stream?chunks=3&size=4", server.addr);
@@ -163,7 +160,6 @@ assert conn.getresponse().status == 200
 print("OK")
 "#;
 
-#[test]
 fn python_http_client() {
     let server = serve(&[]);
     let port = server.addr.port().to_string();
@@ -194,7 +190,7 @@ fn many_concurrent_sleepers_on_one_thread() {
             "127.0.0.1:0",
             "--workers",
             "0",
-            "--threads",
+            "--scheduler-threads",
             "1",
             "--no-access-log",
         ],
@@ -210,11 +206,106 @@ fn many_concurrent_sleepers_on_one_thread() {
 }
 
 #[test]
+fn the_old_threads_flag_still_sets_scheduler_threads_with_a_warning() {
+    // `--threads` was the scheduler threads; with the coroutine class it still is, and says
+    // that the spelling is deprecated. With the thread class it is gunicorn's: request threads.
+    let old = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--threads",
+            "1",
+            "--no-access-log",
+        ],
+        "listening at http://",
+    );
+    assert!(eventually(|| old.output_text().contains("write --scheduler-threads 1")));
+    assert!(old
+        .output_text()
+        .contains("worker class coroutine, 1 scheduler threads"));
+    let gthread = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "-k",
+            "gthread",
+            "--threads",
+            "5",
+            "--no-access-log",
+        ],
+        "listening at http://",
+    );
+    let log = gthread.output_text();
+    assert!(
+        log.contains("worker class thread") && log.contains("and 5 requests at once"),
+        "{log}"
+    );
+    assert!(!log.contains("deprecated"), "{log}");
+}
+
+#[test]
+fn a_blocking_request_under_the_thread_class_stalls_no_other_request() {
+    // Four requests block their OS threads (std::thread::sleep, as a database driver or a
+    // C extension would) in a process with one scheduler thread. Under the thread class
+    // each blocks only its own request thread: the waiting room (on the scheduler thread)
+    // goes on accepting and the other request threads serve `/` and `/sleep` meanwhile.
+    // Under the coroutine class the same four requests would block the one scheduler
+    // thread and everything on it, waiting room included, until they end: see
+    // docs/coroutines-vs-threads.md, and `a_worker_blocking_its_thread_past_the_timeout_is_replaced`
+    // in tests/master.rs for what the master does about it.
+    let server = Process::start(
+        Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--scheduler-threads",
+            "1",
+            "--worker-class",
+            "thread",
+            "--no-access-log",
+        ],
+        "listening at http://",
+    );
+    let mut blocked: Vec<Client> = (0..4)
+        .map(|_| {
+            let mut c = Client::connect(server.addr);
+            c.send(b"GET /block?seconds=600 HTTP/1.1\r\nHost: t\r\n\r\n");
+            c
+        })
+        .collect();
+    // Served while the four block (each read gives up after IO_TIMEOUT, so a stall fails).
+    for _ in 0..3 {
+        assert_eq!(get(server.addr, "/").text(), "Hello World");
+        assert_eq!(get(server.addr, "/sleep?seconds=0.1").status, 200);
+    }
+    // And the four are still blocked: nothing of their answers has come.
+    for c in &mut blocked {
+        c.reader.get_ref().set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let read = std::io::Read::read(c.reader.get_mut(), &mut byte);
+        assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    }
+}
+
 fn ipv6_bind() {
     // Loopback IPv6 is part of every Linux network stack this runs on; the demo answers there.
     let server = Process::start(
         Path::new(BIN),
-        &["--bind", "[::1]:0", "--threads", "1", "--no-access-log"],
+        &[
+            "--bind",
+            "[::1]:0",
+            "--scheduler-threads",
+            "1",
+            "--no-access-log",
+            "--worker-class",
+            class().name(),
+        ],
         "listening at http://",
     );
     let addr = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, server.addr.port()));
@@ -331,3 +422,12 @@ fn a_real_glance_api_conf_is_accepted_by_a_ported_program() {
         "{err}"
     );
 }
+both_classes!(
+    a_busy_port_is_a_clear_error,
+    curl_keep_alive_reuses_the_connection,
+    curl_chunked_upload_is_echoed,
+    curl_expect_100_continue,
+    curl_http10_and_head,
+    python_http_client,
+    ipv6_bind,
+);

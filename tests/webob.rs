@@ -5,6 +5,7 @@
 
 #![cfg(feature = "json")]
 
+#[macro_use]
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -147,7 +148,6 @@ fn post(server: &may_wsgi::ServerHandle, path: &str, content_type: &str, body: &
     Response_(exchange(server.local_addr(), &raw))
 }
 
-#[test]
 fn json_in_and_out() {
     let server = start(app(), config());
     let r = get(&server, "/images", "");
@@ -171,7 +171,6 @@ fn json_in_and_out() {
     assert!(r.text().contains("Malformed JSON in request body"));
 }
 
-#[test]
 fn errors_have_webobs_bodies_by_accept() {
     let server = start(app(), config());
     let r = get(&server, "/nowhere", "");
@@ -210,7 +209,6 @@ fn errors_have_webobs_bodies_by_accept() {
     assert_eq!(r.status, 404);
 }
 
-#[test]
 fn form_post() {
     let server = start(app(), config());
     let r = post(
@@ -223,7 +221,6 @@ fn form_post() {
     assert_eq!(r.text(), "names=a b,é q=café");
 }
 
-#[test]
 fn multipart_upload() {
     let server = start(app(), config());
     let file: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
@@ -249,7 +246,6 @@ Content-Disposition: form-data; name=\"file\"; filename=\"pic.raw\"\r\nContent-T
     assert_eq!(r.text(), format!("pic.raw image/x-raw 200000 {sum} title=holiday"));
 }
 
-#[test]
 fn cookies() {
     let server = start(app(), config());
     let r = get(&server, "/login", "");
@@ -261,7 +257,6 @@ fn cookies() {
     assert_eq!(get(&server, "/whoami", "").status, 401);
 }
 
-#[test]
 fn conditional_get_and_ranges() {
     let server = start(app(), config());
     let r = get(&server, "/file", "");
@@ -300,7 +295,6 @@ fn conditional_get_and_ranges() {
     assert_eq!(r.text(), "Requested range not satisfiable: bytes=100-");
 }
 
-#[test]
 fn middleware_rewrites_a_streamed_body() {
     let server = start(app(), config());
     let r = get(&server, "/stream", "");
@@ -314,7 +308,6 @@ fn middleware_rewrites_a_streamed_body() {
     assert_eq!(r.header("X-Middleware"), Some("seen"));
 }
 
-#[test]
 fn an_error_value_is_an_application() {
     let server = start(exc::HTTPServiceUnavailable().with_header("Retry-After", "5"), config());
     let r = get(&server, "/anything", "Accept: application/json\r\n");
@@ -437,3 +430,13 @@ fn a_response_is_an_application_mounted_and_served_again_and_again() {
     let mut again = back.into_app().expect("read, it is bytes").response();
     assert_eq!(again.body().unwrap(), b"xy");
 }
+both_classes!(
+    json_in_and_out,
+    errors_have_webobs_bodies_by_accept,
+    form_post,
+    multipart_upload,
+    cookies,
+    conditional_get_and_ranges,
+    middleware_rewrites_a_streamed_body,
+    an_error_value_is_an_application,
+);
