@@ -84,8 +84,14 @@ fn wait_exit(p: &mut Process) -> i32 {
     }
 }
 
+/// A fresh directory of this test's own: the worker class is in the name, because both
+/// variants of a test run at the same time in one process.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("may_wsgi_{name}_{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "may_wsgi_{name}_{}_{}",
+        common::class().name(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -299,7 +299,8 @@ fn middleware_wraps_an_app() {
 }
 
 fn access_log_lines_in_eventlet_format() {
-    let dir = std::env::temp_dir().join(format!("may_wsgi_log_{}", std::process::id()));
+    // The class in the name: both variants of this test run at once in this process.
+    let dir = std::env::temp_dir().join(format!("may_wsgi_log_{}_{}", class().name(), std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("access.log");
     let _ = std::fs::remove_file(&path);
