@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench bench-capacity bench-proxied soak fuzz clean
+.PHONY: build run test lint doc bench bench-capacity bench-proxied bench-models soak fuzz clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -67,6 +67,18 @@ soak:
 	$(CARGO) build --release --bin may-wsgi
 	python3 benches/soak.py --binary $(TARGET_DIR)/release/may-wsgi \
 		--seconds $(SOAK_SECONDS) --hup-every $(SOAK_HUP) --kill-every $(SOAK_KILL)
+
+# The coroutine and thread worker classes side by side on the demo app (idle and active
+# connections, an I/O-bound, a CPU-bound and a blocking route), with eventlet and gunicorn
+# gthread beside them when PYTHON can import them (see benches/models.py; knobs DURATION,
+# SIZES, SERVERS), and the switch and stack costs (examples/pingpong.rs). Writes
+# docs/models/: results.md, results.json, pingpong.txt and the SVG plots.
+PYTHON ?= python3
+bench-models:
+	$(CARGO) build --release --bin may-wsgi --example pingpong
+	$${CARGO_TARGET_DIR:-target}/release/examples/pingpong | tee docs/models/pingpong.txt
+	PYTHON=$(PYTHON) python3 benches/models.py
+	python3 benches/models_plot.py
 
 clean:
 	$(CARGO) clean

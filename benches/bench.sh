@@ -49,8 +49,8 @@ wait_port() {
 }
 
 "$BASE" "127.0.0.1:$BASE_PORT" "$THREADS" >/dev/null 2>&1 & pids+=($!)
-"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --workers 0 --threads "$THREADS" --no-access-log --log-level warning & pids+=($!)
-"$WSGI" --bind "127.0.0.1:$FORK_PORT" --workers "$THREADS" --threads 1 --no-access-log --log-level warning & pids+=($!)
+"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --workers 0 --scheduler-threads "$THREADS" --no-access-log --log-level warning & pids+=($!)
+"$WSGI" --bind "127.0.0.1:$FORK_PORT" --workers "$THREADS" --scheduler-threads 1 --no-access-log --log-level warning & pids+=($!)
 wait_port "$BASE_PORT"
 wait_port "$WSGI_PORT"
 wait_port "$FORK_PORT"
@@ -59,7 +59,7 @@ rps() { wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$1/" | awk '/Reque
 ratio() { echo "$1 / $2" | bc -l; }
 
 echo "hello world: wrk -t2 -c$CONNS -d${DURATION}s, $ROUNDS rounds each, alternating"
-echo "  may_minihttp --threads $THREADS | may-wsgi --workers 0 --threads $THREADS | may-wsgi --workers $THREADS --threads 1"
+echo "  may_minihttp --threads $THREADS | may-wsgi --workers 0 --scheduler-threads $THREADS | may-wsgi --workers $THREADS --scheduler-threads 1"
 base_sum=0; wsgi_sum=0; fork_sum=0
 for r in $(seq 1 "$ROUNDS"); do
     b=$(rps "$BASE_PORT"); w=$(rps "$WSGI_PORT"); f=$(rps "$FORK_PORT")
@@ -78,7 +78,7 @@ printf 'latency at wrk -c%d: p99 may_minihttp %s, may-wsgi single %s, workers %s
 
 # A fresh server for the upload, so its peak RSS is the upload's own.
 kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
-"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --workers 0 --threads "$THREADS" --no-access-log --log-level warning & pid=$!; pids+=($pid)
+"$WSGI" --bind "127.0.0.1:$WSGI_PORT" --workers 0 --scheduler-threads "$THREADS" --no-access-log --log-level warning & pid=$!; pids+=($pid)
 wait_port "$WSGI_PORT"
 echo "upload: ${UPLOAD_MB} MiB chunked through /echo and back (curl -T -)"
 out=$(head -c "$((UPLOAD_MB * 1024 * 1024))" /dev/zero \

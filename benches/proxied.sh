@@ -50,7 +50,7 @@ wait_port() {
     exit 1
 }
 
-"$WSGI" --bind "127.0.0.1:$BACKEND_PORT" --workers "$THREADS" --threads 1 --no-access-log --log-level warning & pids+=($!)
+"$WSGI" --bind "127.0.0.1:$BACKEND_PORT" --workers "$THREADS" --scheduler-threads 1 --no-access-log --log-level warning & pids+=($!)
 wait_port "$BACKEND_PORT"
 # The static file is the download itself, so both sides send the very same bytes.
 curl -s -o "$tmp/1mib.bin" "http://127.0.0.1:$BACKEND_PORT/download?mib=1"
@@ -95,7 +95,7 @@ rps() { wrk -t2 -c"$PROXY_CONNS" -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {p
 ratio() { echo "$1 / $2" | bc -l; }
 
 echo "proxied: wrk -t2 -c$PROXY_CONNS -d${DURATION}s, $ROUNDS rounds each, alternating;" \
-    "nginx (2 workers, deploy/nginx/may-wsgi.conf) -> may-wsgi --workers $THREADS --threads 1, beside nginx alone"
+    "nginx (2 workers, deploy/nginx/may-wsgi.conf) -> may-wsgi --workers $THREADS --scheduler-threads 1, beside nginx alone"
 for what in hello 1mib; do
     if [ "$what" = hello ]; then
         path=/; direct_url="http://127.0.0.1:$DIRECT_PORT/hello"

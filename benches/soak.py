@@ -16,7 +16,9 @@ What must hold (the exit status is 1 if anything does not, and the report says w
   - no body ever arrives changed;
   - the master's RSS and open descriptors are flat from start to end (RSS within 10 %
     or 256 KiB, descriptors equal), and so are the workers' (RSS within 10 % or 1 MiB,
-    descriptors other than sockets equal);
+    files and pipes equal; sockets follow the load, and the thread class's epoll and
+    eventfd descriptors its request threads); once every client has left, no worker
+    holds a connection;
   - no worker stays a zombie (the master reaps within its 0.2 s loop);
   - TERM ends the master with status 0 and no process left.
 
@@ -337,19 +339,24 @@ def rss_kib(pid):
 
 
 def fds(pid):
-    """(all open descriptors, those that are not sockets) of pid."""
+    """(all open descriptors, sockets, files and pipes) of pid. The rest are anonymous
+    inodes (epoll sets, eventfds), which the thread class has one more of per request
+    thread it started: they follow the threads, not the load."""
     try:
         names = os.listdir(f"/proc/{pid}/fd")
     except OSError:
-        return 0, 0
-    others = 0
+        return 0, 0, 0
+    sockets = files = 0
     for name in names:
         try:
-            if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
-                others += 1
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
         except OSError:
-            pass
-    return len(names), others
+            continue
+        if target.startswith("socket:"):
+            sockets += 1
+        elif not target.startswith("anon_inode:"):
+            files += 1
+    return len(names), sockets, files
 
 
 def sample(master):
@@ -371,8 +378,7 @@ def started(pid):
 
 
 def sockets_of(pid):
-    total, others = fds(pid)
-    return total - others
+    return fds(pid)[1]
 
 
 def main():
@@ -383,6 +389,7 @@ def main():
     p.add_argument("--kill-every", type=float, default=60)
     p.add_argument("--warm-up", type=float, default=10)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--worker-class", default="coroutine", help="coroutine or thread")
     p.add_argument("--scale", type=int, default=2, help="client threads per kind of load")
     p.add_argument("--kill-window", type=float, default=3.0,
                    help="seconds after a kill in which its requests may fail")
@@ -393,6 +400,7 @@ def main():
     errlog = open(errlog_path, "w")
     server = subprocess.Popen(
         [args.binary, "--bind", "127.0.0.1:0", "--workers", str(args.workers), "--no-access-log",
+         "--worker-class", args.worker_class,
          "--graceful-timeout", "10", "--keep-alive", "5"],
         stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
     master = server.pid
@@ -415,7 +423,7 @@ def main():
         tally = Tally()
         load = Load(("127.0.0.1", port), tally, args.scale)
         load.start()
-        print(f"soak: may-wsgi --workers {args.workers} on port {port}, {args.seconds:.0f} s, "
+        print(f"soak: may-wsgi --workers {args.workers} --worker-class {args.worker_class} on port {port}, {args.seconds:.0f} s, "
               f"HUP every {args.hup_every:.0f} s, kill -9 every {args.kill_every:.0f} s, "
               f"{len(load.threads)} client threads, {load.idle_connections} idle connections")
         time.sleep(args.warm_up)
@@ -452,6 +460,13 @@ def main():
             time.sleep(0.5)
         finish = sample(master)
         load.finish()
+        # With every client gone, no worker may hold a connection: only its listening
+        # socket (twice: inherited and its own clone; once in a worker still draining).
+        time.sleep(2)
+        idle = sample(master)
+        for w in idle["workers"]:
+            if w[3] > 2:
+                problems.append(f"worker {w[0]} holds {w[3] - 2} sockets after every client left")
         os.kill(master, signal.SIGTERM)
         try:
             code = server.wait(30)
@@ -493,14 +508,15 @@ def main():
             problems.append(f"master RSS grew from {m0[1]} to {m1[1]} KiB")
         if m1[2] != m0[2]:
             problems.append(f"master descriptors went from {m0[2]} to {m1[2]}")
+        # (sample: pid, RSS, all descriptors, sockets, files and pipes)
         w0 = max((w[1] for w in start["workers"]), default=0)
         w1 = max((w[1] for w in finish["workers"]), default=0)
         if w1 > max(w0 * 1.10, w0 + 1024):
             problems.append(f"worker RSS grew from {w0} to {w1} KiB (largest worker)")
-        o0 = {w[3] for w in start["workers"]}
-        o1 = {w[3] for w in finish["workers"]}
+        o0 = {w[4] for w in start["workers"]}
+        o1 = {w[4] for w in finish["workers"]}
         if o0 != o1:
-            problems.append(f"workers' non-socket descriptors went from {sorted(o0)} to {sorted(o1)}")
+            problems.append(f"workers' files and pipes went from {sorted(o0)} to {sorted(o1)}")
 
         served = sum(tally.ok.values())
         print(f"requests served: {served} ({', '.join(f'{k} {v}' for k, v in sorted(tally.ok.items()))})")
@@ -509,11 +525,11 @@ def main():
         print(f"reloads: {hups}; kills: {len(kills)} "
               f"(connections held / requests failed: "
               f"{', '.join(f'{k[2]}/{blamed[i]}' for i, k in enumerate(kills)) or '-'})")
-        print("process            RSS start -> end (KiB)   fds start -> end (not sockets)")
-        print(f"master {m0[0]:<10}  {m0[1]:>8} -> {m1[1]:<8}        {m0[2]:>4} ({m0[3]}) -> {m1[2]} ({m1[3]})")
-        for label, s in (("start", start), ("end", finish)):
+        print("process            RSS (KiB)            descriptors: all, sockets, files and pipes")
+        print(f"master {m0[0]:<10}  {m0[1]:>8} -> {m1[1]:<8}  {m0[2]}, {m0[3]}, {m0[4]} -> {m1[2]}, {m1[3]}, {m1[4]}")
+        for label, s in (("start", start), ("end", finish), ("idle", idle)):
             for w in s["workers"]:
-                print(f"worker {w[0]:<10}  {w[1]:>8} ({label})             {w[2]:>4} ({w[3]})")
+                print(f"worker {w[0]:<10}  {w[1]:>8} ({label:<5})     {w[2]}, {w[3]}, {w[4]}")
         print(f"zombies: {sum(1 for v in zombie_seen.values() if v >= 3)} stayed; "
               f"TERM: exit status {code}, {len(leftover)} processes left")
         if problems:

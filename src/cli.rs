@@ -32,11 +32,14 @@ use crate::wsgi::Application;
 pub fn serve(app: impl Application, config: &Config, argv: Vec<String>) -> i32 {
     logging::init(config.log_level);
     std::panic::set_hook(Box::new(logging::log_panic));
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
     match crate::master::Server::new(config.clone(), argv).start(app) {
         Ok(started) => started.wait(),
         Err(e) => {
             log::error!("{e}");
-            eprintln!("may-wsgi: {e}");
+            eprintln!("{}: {e}", config.program.name);
             1
         }
     }

@@ -8,8 +8,9 @@
 //! | `/environ`, `/environ/...` | every environ key, sorted |
 //! | `/stream?chunks=N&size=B` | an iterator body of unknown length (chunked) |
 //! | `/download?mib=N&seed=S` | N MiB of bytes a client can check ([`download_bytes`]), length known, streamed |
-//! | `/sleep?seconds=S` | a coroutine sleeping without blocking its thread |
-//! | `/block?seconds=S` | the mistake: blocking the OS thread (what `--timeout` catches) |
+//! | `/sleep?seconds=S` | I/O-bound: a coroutine sleeping without blocking its thread |
+//! | `/block?seconds=S` | the mistake: blocking the OS thread (what `--timeout` catches; harmless to the others under `--worker-class thread`) |
+//! | `/hash?kib=N` | CPU-bound: N KiB hashed, the work neither class can wait away |
 //! | `/pid` | which worker process answered |
 //! | `/panic` | a panicking app: 500, and the worker goes on |
 //! | `/recurse` | a bug that recurses without bound: the stack overflows, the connection closes, the worker is replaced |
@@ -57,6 +58,9 @@ pub fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     }
     if path == "/block" {
         return block(environ, start_response);
+    }
+    if path == "/hash" {
+        return hash(environ, start_response);
     }
     if path == "/recurse" {
         start_response.call("200 OK", TEXT);
@@ -246,6 +250,27 @@ fn block(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     Body::from(format!("blocked {seconds} seconds\n"))
 }
 
+/// FNV-1a over `kib` KiB of a byte pattern: a fixed amount of CPU per request, with no
+/// waiting, the same loop in Python (`benches/models_app.py`) for a fair comparison.
+pub fn fnv1a_kib(kib: usize) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for i in 0..kib * 1024 {
+        hash ^= (i & 0xff) as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+fn hash(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let kib = match bounded(environ, "kib", 64usize, 65536) {
+        Ok(k) => k,
+        Err(why) => return bad_request(start_response, why),
+    };
+    let hash = fnv1a_kib(std::hint::black_box(kib));
+    start_response.call("200 OK", TEXT);
+    Body::from(format!("{hash:016x}\n"))
+}
+
 fn status(code: &str, start_response: &mut StartResponse) -> Body {
     match code.parse::<u16>() {
         Ok(n) if (200..=599).contains(&n) => {
@@ -287,5 +312,16 @@ mod tests {
             u64::from_le_bytes(other[8..16].try_into().unwrap()),
             0x5692_161D_100B_05E5
         );
+    }
+
+    #[test]
+    fn fnv1a_matches_its_definition() {
+        // FNV-1a of no bytes is the offset basis; one KiB is the pattern 0, 1, ..., 255 four times.
+        assert_eq!(fnv1a_kib(0), 0xcbf2_9ce4_8422_2325);
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in (0..4).flat_map(|_| 0u8..=255) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        assert_eq!(fnv1a_kib(1), h);
     }
 }

@@ -2,8 +2,12 @@
 //! [`may`] stackful coroutines.
 //!
 //! An application is `fn(&mut Environ, &mut StartResponse) -> Body`, so a Python WSGI app
-//! ports line by line; the server runs each connection in its own coroutine from a bounded
-//! pool, as eventlet runs each in a green thread from a `GreenPool`.
+//! ports line by line; the server runs each request in a coroutine from a bounded pool, as
+//! eventlet runs each in a green thread from a `GreenPool`, or, with
+//! `--worker-class thread` ([`WorkerClass::Thread`]), on an OS thread from a small pool, as
+//! gunicorn's gthread worker does. The two models side by side, measured and explained on
+//! this code, for readers who know eventlet and Python's threading: [`coroutines_vs_threads`]
+//! (`docs/coroutines-vs-threads.md`).
 //!
 //! ```no_run
 //! use may_wsgi::{make_server, Body, Environ, StartResponse};
@@ -19,7 +23,7 @@
 //!
 //! The modules, in the order a request passes through them:
 //! - [`server`]: the waiting rooms (accepting, idle and slow connections), the request
-//!   pool, the request coroutines.
+//!   pool, the request workers (coroutines or threads).
 //! - [`http`]: sans-IO HTTP/1.x parsing and framing.
 //! - [`wsgi`]: `Environ`, `StartResponse`, `Body`, `Application`.
 //! - [`webob`]: WebOb's `Request`, `Response`, `exc` and `wsgify`, over [`wsgi`].
@@ -52,10 +56,13 @@ pub mod webob;
 pub mod wsgi;
 
 pub use green::{listen, GreenPool, GreenThread};
-pub use server::{make_server, AccessLogTarget, Server, ServerConfig, ServerHandle};
+pub use server::{make_server, AccessLogTarget, Server, ServerConfig, ServerHandle, WorkerClass};
 pub use wsgi::{Application, Body, Environ, Input, StartResponse};
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[doc = include_str!("../docs/coroutines-vs-threads.md")]
+pub mod coroutines_vs_threads {}

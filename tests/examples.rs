@@ -140,9 +140,26 @@ fn eventlet_port_is_the_one_in_the_porting_guide() {
     let example = std::fs::read_to_string(root.join("examples/eventlet_port.rs")).unwrap();
     let guide = std::fs::read_to_string(root.join("docs/porting.md")).unwrap();
     // The code after the `//!` header, as the guide shows it.
-    let code = &example[example.find("use std::time::Duration;").unwrap()..];
+    let code = &example[example.find("use std::sync::LazyLock;").unwrap()..];
     assert!(
         guide.contains(code),
         "docs/porting.md shows another eventlet_port.rs: copy the example's code into it"
     );
+}
+
+#[test]
+fn pingpong_measures_both_models() {
+    // Few rounds and workers: the figures are noise here, only their presence is checked.
+    let (code, out, err) = run_command(Command::new(example("pingpong")).args(["200", "20"]), None);
+    assert_eq!(code, 0, "{err}");
+    let out = String::from_utf8(out).unwrap();
+    for line in [
+        "switch, coroutine",
+        "switch, OS thread",
+        "parked coroutine, 128 KiB stack",
+        "parked OS thread, 2 MiB stack",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    assert!(!out.contains("NaN") && !out.contains("inf"), "{out}");
 }

@@ -2,6 +2,7 @@
 //! pipelining, 100-continue, HEAD, bodiless statuses, framing of unknown lengths, the
 //! RFC 9112 refusals, timeouts, and what happens when a client misbehaves.
 
+#[macro_use]
 mod common;
 
 use std::io::Read;
@@ -10,7 +11,6 @@ use std::time::Duration;
 use common::*;
 use may_wsgi::{Body, Environ, ServerConfig, StartResponse};
 
-#[test]
 fn hello_world_with_keep_alive() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -27,7 +27,6 @@ fn hello_world_with_keep_alive() {
     }
 }
 
-#[test]
 fn connection_close_is_honoured() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -37,7 +36,6 @@ fn connection_close_is_honoured() {
     assert!(c.is_closed());
 }
 
-#[test]
 fn http10_closes_unless_keep_alive_is_asked_for() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -55,14 +53,12 @@ fn http10_closes_unless_keep_alive_is_asked_for() {
     }
 }
 
-#[test]
 fn environ_reports_http10() {
     let server = start_demo();
     let r = exchange(server.local_addr(), b"GET /environ HTTP/1.0\r\n\r\n");
     assert!(r.text().contains("SERVER_PROTOCOL=HTTP/1.0\n"), "{}", r.text());
 }
 
-#[test]
 fn pipelined_requests_are_answered_in_order() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -79,7 +75,6 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!(c.response().body, b"Hello World");
 }
 
-#[test]
 fn expect_100_continue_is_answered_on_first_read() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -99,7 +94,6 @@ fn expect_100_continue_is_answered_on_first_read() {
     assert_eq!(c.response().body, b"Hello World");
 }
 
-#[test]
 fn no_100_continue_when_the_app_answers_without_reading() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -114,7 +108,6 @@ fn no_100_continue_when_the_app_answers_without_reading() {
     assert!(c.is_closed());
 }
 
-#[test]
 fn unknown_expectation_is_417() {
     let server = start_demo();
     let r = exchange(
@@ -125,7 +118,6 @@ fn unknown_expectation_is_417() {
     assert!(r.closes());
 }
 
-#[test]
 fn head_gets_the_get_head_and_no_body() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -141,7 +133,6 @@ fn head_gets_the_get_head_and_no_body() {
     assert_eq!(c.response().body, b"Hello World");
 }
 
-#[test]
 fn bodiless_statuses_have_no_body() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -156,7 +147,6 @@ fn bodiless_statuses_have_no_body() {
     assert_eq!(c.response().body, b"Hello World");
 }
 
-#[test]
 fn unknown_length_is_chunked_for_11_and_close_delimited_for_10() {
     let server = start_demo();
     let r = get(server.local_addr(), "/stream?chunks=4&size=3");
@@ -172,7 +162,6 @@ fn unknown_length_is_chunked_for_11_and_close_delimited_for_10() {
     assert_eq!(r.body, b"xxxxxxxxxxxx");
 }
 
-#[test]
 fn chunked_request_body_is_decoded() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -183,7 +172,6 @@ fn chunked_request_body_is_decoded() {
     assert_eq!(c.response().body, b"Hello World");
 }
 
-#[test]
 fn unread_body_is_drained_not_parsed_as_a_request() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -201,7 +189,6 @@ fn unread_body_is_drained_not_parsed_as_a_request() {
     assert_eq!(c.response().status, 201, "the smuggled request was never answered");
 }
 
-#[test]
 fn an_unread_body_past_the_drain_limit_closes_the_connection() {
     let server = start(
         may_wsgi::demo::app,
@@ -219,7 +206,6 @@ fn an_unread_body_past_the_drain_limit_closes_the_connection() {
 }
 
 /// Every refusal: the status, `Connection: close`, and the connection closed after it.
-#[test]
 fn rfc9112_refusals_answer_then_close() {
     let server = start_demo();
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
@@ -297,7 +283,6 @@ fn rfc9112_refusals_answer_then_close() {
     assert_eq!(get(server.local_addr(), "/").body, b"Hello World");
 }
 
-#[test]
 fn configured_limits_apply() {
     let mut cfg = config();
     cfg.limits.request_line = 64;
@@ -310,7 +295,6 @@ fn configured_limits_apply() {
     assert_eq!(get(server.local_addr(), "/").status, 200);
 }
 
-#[test]
 fn the_answer_survives_a_client_still_sending() {
     // A framing error while the client keeps sending: lingering close means the client
     // still reads the 400 instead of a reset.
@@ -326,7 +310,6 @@ fn the_answer_survives_a_client_still_sending() {
     assert_eq!(r.status, 400);
 }
 
-#[test]
 fn idle_keep_alive_connections_are_closed() {
     let server = start(
         may_wsgi::demo::app,
@@ -341,7 +324,6 @@ fn idle_keep_alive_connections_are_closed() {
     assert!(c.is_closed(), "the idle connection was closed by the server");
 }
 
-#[test]
 fn keep_alive_zero_closes_after_each_response() {
     let server = start(
         may_wsgi::demo::app,
@@ -356,7 +338,6 @@ fn keep_alive_zero_closes_after_each_response() {
     assert!(c.is_closed());
 }
 
-#[test]
 fn a_stalled_head_gets_408_and_others_are_served_meanwhile() {
     let server = start(
         may_wsgi::demo::app,
@@ -377,7 +358,6 @@ fn a_stalled_head_gets_408_and_others_are_served_meanwhile() {
     assert!(slow.is_closed());
 }
 
-#[test]
 fn a_stalled_body_is_cut() {
     let server = start(
         may_wsgi::demo::app,
@@ -397,7 +377,6 @@ fn a_stalled_body_is_cut() {
     assert!(text.ends_with("\r\n\r\nabc"), "{text}");
 }
 
-#[test]
 fn panics_become_500_and_the_server_goes_on() {
     let server = start_demo();
     let r = get(server.local_addr(), "/panic");
@@ -418,7 +397,6 @@ fn panics_become_500_and_the_server_goes_on() {
     assert!(r.text().contains("asked to panic"), "{}", r.text());
 }
 
-#[test]
 fn a_panic_after_the_head_cuts_the_connection() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         sr.call("200 OK", [("Content-Type", "text/plain")]);
@@ -442,7 +420,6 @@ fn a_panic_after_the_head_cuts_the_connection() {
     );
 }
 
-#[test]
 fn a_disconnecting_client_costs_only_its_connection() {
     let server = start_demo();
     for _ in 0..5 {
@@ -455,7 +432,6 @@ fn a_disconnecting_client_costs_only_its_connection() {
     assert_eq!(get(server.local_addr(), "/").body, b"Hello World");
 }
 
-#[test]
 fn one_connection_per_coroutine_many_at_once() {
     let server = start_demo();
     let addr = server.local_addr();
@@ -472,7 +448,6 @@ fn one_connection_per_coroutine_many_at_once() {
     }
 }
 
-#[test]
 fn a_stopped_server_finishes_in_flight_requests() {
     let server = start_demo();
     let addr = server.local_addr();
@@ -487,7 +462,6 @@ fn a_stopped_server_finishes_in_flight_requests() {
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
-#[test]
 fn demo_routes_refuse_bad_parameters() {
     let server = start_demo();
     let addr = server.local_addr();
@@ -498,6 +472,8 @@ fn demo_routes_refuse_bad_parameters() {
         "/stream?chunks=x",
         "/status/99",
         "/status/abc",
+        "/hash?kib=x",
+        "/hash?kib=65537",
     ] {
         let r = get(addr, target);
         assert_eq!(r.status, 400, "{target}");
@@ -505,4 +481,36 @@ fn demo_routes_refuse_bad_parameters() {
     }
     assert_eq!(get(addr, "/nope").status, 404);
     assert_eq!(get(addr, "/pid").text().trim(), std::process::id().to_string());
+    let hash = format!("{:016x}\n", may_wsgi::demo::fnv1a_kib(3));
+    assert_eq!(get(addr, "/hash?kib=3").text(), hash);
 }
+
+both_classes!(
+    hello_world_with_keep_alive,
+    connection_close_is_honoured,
+    http10_closes_unless_keep_alive_is_asked_for,
+    environ_reports_http10,
+    pipelined_requests_are_answered_in_order,
+    expect_100_continue_is_answered_on_first_read,
+    no_100_continue_when_the_app_answers_without_reading,
+    unknown_expectation_is_417,
+    head_gets_the_get_head_and_no_body,
+    bodiless_statuses_have_no_body,
+    unknown_length_is_chunked_for_11_and_close_delimited_for_10,
+    chunked_request_body_is_decoded,
+    unread_body_is_drained_not_parsed_as_a_request,
+    an_unread_body_past_the_drain_limit_closes_the_connection,
+    rfc9112_refusals_answer_then_close,
+    configured_limits_apply,
+    the_answer_survives_a_client_still_sending,
+    idle_keep_alive_connections_are_closed,
+    keep_alive_zero_closes_after_each_response,
+    a_stalled_head_gets_408_and_others_are_served_meanwhile,
+    a_stalled_body_is_cut,
+    panics_become_500_and_the_server_goes_on,
+    a_panic_after_the_head_cuts_the_connection,
+    a_disconnecting_client_costs_only_its_connection,
+    one_connection_per_coroutine_many_at_once,
+    a_stopped_server_finishes_in_flight_requests,
+    demo_routes_refuse_bad_parameters,
+);

@@ -2,6 +2,7 @@
 //! running while workers are killed, reloaded and stopped; counting failed requests and
 //! leftover processes. No assertion is about how long anything took.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use may_wsgi::WorkerClass;
 
 const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
 
@@ -55,6 +57,7 @@ fn signal(pid: u32, sig: libc::c_int) {
 
 fn master(args: &[&str]) -> Process {
     let mut all = vec!["--bind", "127.0.0.1:0", "--no-access-log", "--graceful-timeout", "10"];
+    all.extend_from_slice(&class_args());
     all.extend_from_slice(args);
     Process::start(Path::new(BIN), &all, "listening at http://")
 }
@@ -81,14 +84,19 @@ fn wait_exit(p: &mut Process) -> i32 {
     }
 }
 
+/// A fresh directory of this test's own: the worker class is in the name, because both
+/// variants of a test run at the same time in one process.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("may_wsgi_{name}_{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "may_wsgi_{name}_{}_{}",
+        common::class().name(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-#[test]
 fn n_workers_come_up_and_all_serve() {
     // One connection per worker at a time: three slow requests at once land on three
     // workers. (Tried a few times, in case a loaded machine starts one client late.)
@@ -118,7 +126,6 @@ fn n_workers_come_up_and_all_serve() {
     assert_eq!(served, pids);
 }
 
-#[test]
 fn a_killed_worker_is_replaced_and_the_others_never_fail() {
     let p = master(&["--workers", "2"]);
     let before = workers(&p, 2);
@@ -151,7 +158,6 @@ fn a_killed_worker_is_replaced_and_the_others_never_fail() {
         .contains(&format!("worker {victim} was killed by signal 9")));
 }
 
-#[test]
 fn term_finishes_fifty_requests_in_flight_then_frees_the_port() {
     let mut p = master(&["--workers", "2"]);
     let pids = workers(&p, 2);
@@ -173,7 +179,6 @@ fn term_finishes_fifty_requests_in_flight_then_frees_the_port() {
     assert!(children(p.child.id()).is_empty());
 }
 
-#[test]
 fn hup_under_load_replaces_every_worker_and_no_request_fails() {
     let p = master(&["--workers", "2"]);
     let before = workers(&p, 2);
@@ -210,7 +215,6 @@ fn hup_under_load_replaces_every_worker_and_no_request_fails() {
     assert_eq!(failed.load(Ordering::SeqCst), 0, "{} served", ok.load(Ordering::SeqCst));
 }
 
-#[test]
 fn ttin_and_ttou_change_the_worker_count_but_never_below_one() {
     let p = master(&["--workers", "2"]);
     workers(&p, 2);
@@ -224,14 +228,22 @@ fn ttin_and_ttou_change_the_worker_count_but_never_below_one() {
     assert_eq!(get(p.addr, "/").status, 200);
 }
 
-#[test]
 fn usr1_reopens_the_access_log_after_it_was_moved() {
     let dir = temp_dir("usr1");
     let log = dir.join("access.log");
     let log_arg = log.to_string_lossy().into_owned();
     let p = Process::start(
         Path::new(BIN),
-        &["--bind", "127.0.0.1:0", "--workers", "1", "--access-logfile", &log_arg],
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--access-logfile",
+            &log_arg,
+            "--worker-class",
+            class().name(),
+        ],
         "listening at http://",
     );
     workers(&p, 1);
@@ -274,6 +286,29 @@ fn a_worker_blocking_its_thread_past_the_timeout_is_replaced() {
 }
 
 #[test]
+fn a_thread_worker_blocking_one_request_past_the_timeout_keeps_beating() {
+    // The thread class's answer to the test above: /block stops one request thread, not
+    // the scheduler thread that beats, so the worker is not aborted, serves others
+    // meanwhile, and the blocked request ends with its answer.
+    common::with_class(WorkerClass::Thread, thread_worker_keeps_beating);
+}
+
+fn thread_worker_keeps_beating() {
+    let p = master(&["--workers", "1", "--timeout", "1"]);
+    let before = workers(&p, 1);
+    let addr = p.addr;
+    let blocked = std::thread::spawn(move || {
+        let mut c = Client::connect(addr);
+        c.send(b"GET /block?seconds=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+        c.response_to("GET").map(|r| r.status).ok()
+    });
+    let pid = |r: Response| r.text().trim().parse::<u32>().unwrap();
+    assert!(before.contains(&pid(get(addr, "/pid"))));
+    assert_eq!(blocked.join().unwrap(), Some(200), "the blocked request was answered");
+    assert!(before.contains(&pid(get(addr, "/pid"))), "by the same worker");
+    assert!(!p.output_text().contains("WORKER TIMEOUT"), "{}", p.output_text());
+}
+
 fn a_busy_port_that_frees_within_the_retry_window_is_taken() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = holder.local_addr().unwrap().to_string();
@@ -291,6 +326,8 @@ fn a_busy_port_that_frees_within_the_retry_window_is_taken() {
             "--bind-retry",
             "15",
             "--no-access-log",
+            "--worker-class",
+            class().name(),
         ],
         "listening at http://",
     );
@@ -311,7 +348,6 @@ fn a_port_that_stays_busy_is_a_clear_error() {
     );
 }
 
-#[test]
 fn pidfile_is_written_refused_while_live_and_removed_at_exit() {
     let dir = temp_dir("pid");
     let pidfile = dir.join("may.pid");
@@ -336,7 +372,6 @@ fn pidfile_is_written_refused_while_live_and_removed_at_exit() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn config_file_sets_what_flags_do_not_and_reports_errors_with_the_line() {
     let dir = temp_dir("conf");
     let conf = dir.join("may.conf");
@@ -376,7 +411,6 @@ fn config_file_sets_what_flags_do_not_and_reports_errors_with_the_line() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn hup_with_a_broken_config_keeps_the_old_one_running() {
     let dir = temp_dir("hupconf");
     let conf = dir.join("may.conf");
@@ -404,7 +438,6 @@ fn hup_with_a_broken_config_keeps_the_old_one_running() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn a_worker_that_cannot_boot_stops_the_master() {
     let mut p = Process::start(
         Path::new(BIN),
@@ -415,6 +448,8 @@ fn a_worker_that_cannot_boot_stops_the_master() {
             "2",
             "--access-logfile",
             "/nonexistent/dir/access.log",
+            "--worker-class",
+            class().name(),
         ],
         "listening at http://",
     );
@@ -422,7 +457,6 @@ fn a_worker_that_cannot_boot_stops_the_master() {
     assert!(p.output_text().contains("failed to boot"), "{}", p.output_text());
 }
 
-#[test]
 fn workers_leave_when_the_master_is_gone() {
     let mut p = master(&["--workers", "2"]);
     let pids = workers(&p, 2);
@@ -437,7 +471,6 @@ fn workers_leave_when_the_master_is_gone() {
     );
 }
 
-#[test]
 fn max_requests_recycles_a_worker_without_failing_requests() {
     let p = master(&["--workers", "1", "--max-requests", "5"]);
     let first = workers(&p, 1);
@@ -523,7 +556,6 @@ fn systemd_socket_activation_and_ready_notification() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn quit_stops_at_once() {
     let mut p = master(&["--workers", "2"]);
     workers(&p, 2);
@@ -543,7 +575,6 @@ fn quit_stops_at_once() {
     assert!(children(p.child.id()).is_empty());
 }
 
-#[test]
 fn reuse_port_workers_each_bind_and_every_connection_is_served() {
     let p = master(&["--workers", "2", "--reuse-port"]);
     workers(&p, 2);
@@ -555,7 +586,6 @@ fn reuse_port_workers_each_bind_and_every_connection_is_served() {
     }
 }
 
-#[test]
 fn a_single_process_stops_on_term_and_int_and_shrugs_off_hup() {
     let dir = temp_dir("single");
     let pidfile = dir.join("single.pid");
@@ -575,7 +605,6 @@ fn a_single_process_stops_on_term_and_int_and_shrugs_off_hup() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn a_worker_whose_request_overflowed_its_stack_is_replaced() {
     let p = master(&["--workers", "1"]);
     let before = workers(&p, 1);
@@ -588,6 +617,33 @@ fn a_worker_whose_request_overflowed_its_stack_is_replaced() {
     }));
     assert_eq!(get(p.addr, "/").status, 200);
     let log = p.output_text();
-    assert!(log.contains("Error handling request GET /recurse HTTP/1.1"), "{log}");
-    assert!(log.contains("retiring after losing a request coroutine"), "{log}");
+    match class() {
+        // The coroutine is mourned and the worker retires (see server/crew.rs).
+        WorkerClass::Coroutine => {
+            assert!(log.contains("Error handling request GET /recurse HTTP/1.1"), "{log}");
+            assert!(log.contains("retiring after losing a request coroutine"), "{log}");
+        }
+        // An OS thread's overflow ends the whole process, and the master respawns it.
+        WorkerClass::Thread => assert!(log.contains("killed by signal 11; respawning"), "{log}"),
+    }
 }
+
+both_classes!(
+    a_worker_whose_request_overflowed_its_stack_is_replaced,
+    n_workers_come_up_and_all_serve,
+    a_killed_worker_is_replaced_and_the_others_never_fail,
+    term_finishes_fifty_requests_in_flight_then_frees_the_port,
+    hup_under_load_replaces_every_worker_and_no_request_fails,
+    ttin_and_ttou_change_the_worker_count_but_never_below_one,
+    usr1_reopens_the_access_log_after_it_was_moved,
+    a_busy_port_that_frees_within_the_retry_window_is_taken,
+    pidfile_is_written_refused_while_live_and_removed_at_exit,
+    config_file_sets_what_flags_do_not_and_reports_errors_with_the_line,
+    hup_with_a_broken_config_keeps_the_old_one_running,
+    a_worker_that_cannot_boot_stops_the_master,
+    workers_leave_when_the_master_is_gone,
+    max_requests_recycles_a_worker_without_failing_requests,
+    quit_stops_at_once,
+    reuse_port_workers_each_bind_and_every_connection_is_served,
+    a_single_process_stops_on_term_and_int_and_shrugs_off_hup,
+);

@@ -4,6 +4,7 @@
 //! passed to the controllers, SCRIPT_NAME from the mount, 404, 405 with its Allow, 501 and
 //! the redirect of `/v2`.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -313,7 +314,6 @@ fn request(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> Respons
     client.response_to(method).unwrap()
 }
 
-#[test]
 fn glance_images_api_over_a_server() {
     let server = start(rootapp(), config());
     let addr = server.local_addr();
@@ -389,7 +389,6 @@ fn glance_images_api_over_a_server() {
     assert_eq!(r.status, 404);
 }
 
-#[test]
 fn misses_over_a_server() {
     let server = start(rootapp(), config());
     let addr = server.local_addr();
@@ -444,7 +443,6 @@ fn misses_over_a_server() {
     }
 }
 
-#[test]
 fn keep_alive_through_the_router() {
     // Several routed requests on one connection, answers in order.
     let server = start(rootapp(), config());
@@ -466,3 +464,9 @@ fn keep_alive_through_the_router() {
     assert_eq!((r.status, r.text()), (200, "versions v2.17".to_owned()));
     assert!(client.is_closed());
 }
+
+both_classes!(
+    glance_images_api_over_a_server,
+    misses_over_a_server,
+    keep_alive_through_the_router,
+);

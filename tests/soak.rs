@@ -3,13 +3,14 @@
 //! mixed load (hello, 1 MiB uploads and downloads checked, slow clients, idle keep-alive
 //! connections). The script asserts what the soak promises (no request fails outside a
 //! killed worker, no body changed, RSS and descriptors flat, no zombie, a clean TERM) and
-//! exits 1 when anything does not hold; this test passes its report on.
+//! exits 1 when anything does not hold; this test passes its report on. Once per worker
+//! class.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;
 
-#[test]
 fn a_short_soak_holds_its_invariants() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/soak.py");
     let (code, out, err) = common::run_command(
@@ -27,6 +28,8 @@ fn a_short_soak_holds_its_invariants() {
             "3",
             "--scale",
             "1",
+            "--worker-class",
+            common::class().name(),
         ]),
         None,
     );
@@ -35,3 +38,5 @@ fn a_short_soak_holds_its_invariants() {
     assert_eq!(code, 0, "the soak failed:\n{report}{err}");
     assert!(report.contains("soak: passed"));
 }
+
+both_classes!(a_short_soak_holds_its_invariants);

@@ -6,6 +6,7 @@
 //! reaches the client, that a refusal is followed by a close, and what the app sees of a
 //! request that passes.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -184,7 +185,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-#[test]
 fn each_rule_answers_its_status_and_refusals_close() {
     let server = start_demo();
     for Case { what, raw, status } in cases() {
@@ -203,7 +203,6 @@ fn each_rule_answers_its_status_and_refusals_close() {
     assert_eq!(get(server.local_addr(), "/").body, b"Hello World");
 }
 
-#[test]
 fn options_asterisk_reaches_the_app_which_lists_its_methods() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -218,7 +217,6 @@ fn options_asterisk_reaches_the_app_which_lists_its_methods() {
     assert_eq!(c.response().body, b"Hello World");
 }
 
-#[test]
 fn connect_never_reaches_the_app() {
     let server = start_demo();
     // /environ would answer 200 to any method; CONNECT gets 501 from the server itself.
@@ -261,7 +259,6 @@ fn an_absolute_form_authority_overrides_host() {
     assert_eq!(key(&environ, "HTTP_HOST"), Some("[::1]:9"));
 }
 
-#[test]
 fn a_repeated_content_length_reaches_the_app_as_one_number() {
     let server = start_demo();
     for raw in [
@@ -279,7 +276,6 @@ fn a_repeated_content_length_reaches_the_app_as_one_number() {
     assert_eq!(key(&environ, "CONTENT_LENGTH"), Some("0"));
 }
 
-#[test]
 fn http_1_2_is_served_as_http_1_1() {
     let server = start_demo();
     let mut c = Client::connect(server.local_addr());
@@ -292,7 +288,6 @@ fn http_1_2_is_served_as_http_1_1() {
     assert_eq!(c.response().body, b"Hello World");
 }
 
-#[test]
 fn head_total_is_configurable() {
     let mut cfg = config();
     cfg.limits = Limits {
@@ -314,3 +309,12 @@ fn head_total_is_configurable() {
     assert_eq!(r.status, 431);
     assert!(r.closes());
 }
+
+both_classes!(
+    each_rule_answers_its_status_and_refusals_close,
+    options_asterisk_reaches_the_app_which_lists_its_methods,
+    connect_never_reaches_the_app,
+    a_repeated_content_length_reaches_the_app_as_one_number,
+    http_1_2_is_served_as_http_1_1,
+    head_total_is_configurable,
+);

@@ -3,6 +3,7 @@
 //! the waiting room for its next request, pipelined requests keep their order, and a
 //! stopping server closes what waits while it finishes what it serves.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -33,7 +34,6 @@ fn slow_client(addr: std::net::SocketAddr) -> Client {
     c
 }
 
-#[test]
 fn idle_and_slow_connections_leave_the_pool_to_fresh_clients() {
     let server = start(may_wsgi::demo::app, small_pool());
     let addr = server.local_addr();
@@ -52,7 +52,6 @@ fn idle_and_slow_connections_leave_the_pool_to_fresh_clients() {
     drop((idle, slow));
 }
 
-#[test]
 fn idle_connections_close_at_keep_alive_and_slow_heads_get_408() {
     let server = start(
         may_wsgi::demo::app,
@@ -77,7 +76,6 @@ fn idle_connections_close_at_keep_alive_and_slow_heads_get_408() {
     assert!(common::eventually(|| server.connections() == 0));
 }
 
-#[test]
 fn a_connection_back_from_the_waiting_room_serves_its_next_request() {
     let server = start(may_wsgi::demo::app, small_pool());
     let addr = server.local_addr();
@@ -93,7 +91,6 @@ fn a_connection_back_from_the_waiting_room_serves_its_next_request() {
     }
 }
 
-#[test]
 fn pipelined_requests_are_answered_in_order_whole_or_split() {
     let server = start(may_wsgi::demo::app, small_pool());
     let addr = server.local_addr();
@@ -113,7 +110,6 @@ fn pipelined_requests_are_answered_in_order_whole_or_split() {
     }
 }
 
-#[test]
 fn a_full_pool_queues_and_a_full_process_lets_accept_wait_and_none_fails() {
     let full_pool = ServerConfig {
         pool_size: 1,
@@ -136,7 +132,6 @@ fn a_full_pool_queues_and_a_full_process_lets_accept_wait_and_none_fails() {
     }
 }
 
-#[test]
 fn at_the_connection_limit_accept_waits_until_one_closes() {
     let server = start(
         may_wsgi::demo::app,
@@ -158,7 +153,6 @@ fn at_the_connection_limit_accept_waits_until_one_closes() {
     assert_eq!(third.join().unwrap(), 200);
 }
 
-#[test]
 fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
     let server = start(
         may_wsgi::demo::app,
@@ -185,7 +179,6 @@ fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
     assert_eq!(newer.response().status, 200);
 }
 
-#[test]
 fn stop_closes_idle_connections_at_once_and_finishes_requests_arriving_or_in_flight() {
     let mut server = start(may_wsgi::demo::app, small_pool());
     let addr = server.local_addr();
@@ -226,3 +219,14 @@ fn a_stack_overflow_closes_its_connection_and_gives_its_places_back() {
     assert!(common::eventually(|| server.connections() == 0));
     assert!(server.shutdown(Duration::from_secs(5)), "nothing left in flight");
 }
+
+both_classes!(
+    idle_and_slow_connections_leave_the_pool_to_fresh_clients,
+    idle_connections_close_at_keep_alive_and_slow_heads_get_408,
+    a_connection_back_from_the_waiting_room_serves_its_next_request,
+    pipelined_requests_are_answered_in_order_whole_or_split,
+    a_full_pool_queues_and_a_full_process_lets_accept_wait_and_none_fails,
+    at_the_connection_limit_accept_waits_until_one_closes,
+    at_the_connection_limit_the_longest_idle_connection_makes_room,
+    stop_closes_idle_connections_at_once_and_finishes_requests_arriving_or_in_flight,
+);

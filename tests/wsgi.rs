@@ -2,6 +2,7 @@
 //! exc_info and write(), the body kinds, close() on Drop, Content-Length mismatches,
 //! header validation and the access log.
 
+#[macro_use]
 mod common;
 
 use std::io::{BufRead, Read, Write};
@@ -36,7 +37,6 @@ fn key(addr: std::net::SocketAddr, raw_head_rest: &str, key: &str) -> Option<Str
     (r.status == 200).then(|| r.text())
 }
 
-#[test]
 fn environ_keys_over_a_socket() {
     let server = start(key_app, config());
     let addr = server.local_addr();
@@ -66,7 +66,6 @@ fn environ_keys_over_a_socket() {
     assert_eq!(key(addr, "", "wsgi.version").as_deref(), Some("(1, 0)"));
 }
 
-#[test]
 fn wsgi_input_lines_from_a_chunked_body() {
     fn app(environ: &mut Environ, sr: &mut StartResponse) -> Body {
         let lines: Vec<Vec<u8>> = environ.input().iter_lines().map(|l| l.unwrap()).collect();
@@ -85,7 +84,6 @@ fn wsgi_input_lines_from_a_chunked_body() {
     assert_eq!(r.text(), "4 lines, last \"end\"");
 }
 
-#[test]
 fn exc_info_replaces_a_response_not_yet_sent() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         sr.call("200 OK", [("Content-Type", "text/plain")]);
@@ -99,7 +97,6 @@ fn exc_info_replaces_a_response_not_yet_sent() {
     assert_eq!(r.body, b"try later");
 }
 
-#[test]
 fn exc_info_after_the_head_cuts_the_connection() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         let mut write = sr.call("200 OK", [("Content-Type", "text/plain")]);
@@ -125,7 +122,6 @@ fn exc_info_after_the_head_cuts_the_connection() {
     );
 }
 
-#[test]
 fn a_second_start_response_without_exc_info_is_an_error() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         sr.call("200 OK", [("Content-Type", "text/plain")]);
@@ -141,7 +137,6 @@ fn a_second_start_response_without_exc_info_is_an_error() {
     );
 }
 
-#[test]
 fn legacy_write_streams_before_the_body() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         let mut write = sr.call("200 OK", [("Content-Type", "text/plain")]);
@@ -155,7 +150,6 @@ fn legacy_write_streams_before_the_body() {
     assert_eq!(r.body, b"one two three");
 }
 
-#[test]
 fn headers_with_cr_or_lf_never_reach_the_wire() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         sr.call("200 OK", [("X-Evil", "a\r\nSet-Cookie: stolen=1")]);
@@ -167,7 +161,6 @@ fn headers_with_cr_or_lf_never_reach_the_wire() {
     assert!(!r.head.contains("stolen"));
 }
 
-#[test]
 fn content_length_too_short_closes_the_connection() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         sr.call("200 OK", [("Content-Length", "10")]);
@@ -186,7 +179,6 @@ fn content_length_too_short_closes_the_connection() {
     );
 }
 
-#[test]
 fn content_length_too_long_never_corrupts_the_stream() {
     fn app(_: &mut Environ, sr: &mut StartResponse) -> Body {
         sr.call("200 OK", [("Content-Length", "3")]);
@@ -201,7 +193,6 @@ fn content_length_too_long_never_corrupts_the_stream() {
     assert_eq!(text.matches("HTTP/1.1").count(), 1, "{text}");
 }
 
-#[test]
 fn missing_start_response_is_a_500() {
     fn app(_: &mut Environ, _: &mut StartResponse) -> Body {
         Body::from("forgot")
@@ -210,7 +201,6 @@ fn missing_start_response_is_a_500() {
     assert_eq!(get(server.local_addr(), "/").status, 500);
 }
 
-#[test]
 fn body_kinds() {
     fn app(environ: &mut Environ, sr: &mut StartResponse) -> Body {
         sr.call("200 OK", [("Content-Type", "application/octet-stream")]);
@@ -261,7 +251,6 @@ impl Drop for Closing {
     }
 }
 
-#[test]
 fn drop_is_close_also_when_the_client_goes_away() {
     let closed = Arc::new(AtomicUsize::new(0));
     let app_closed = closed.clone();
@@ -290,7 +279,6 @@ fn drop_is_close_also_when_the_client_goes_away() {
     );
 }
 
-#[test]
 fn middleware_wraps_an_app() {
     struct AddHeader<A>(A);
     impl<A: may_wsgi::Application> may_wsgi::Application for AddHeader<A> {
@@ -310,9 +298,9 @@ fn middleware_wraps_an_app() {
     assert_eq!(r.header("X-Middleware"), Some("1"));
 }
 
-#[test]
 fn access_log_lines_in_eventlet_format() {
-    let dir = std::env::temp_dir().join(format!("may_wsgi_log_{}", std::process::id()));
+    // The class in the name: both variants of this test run at once in this process.
+    let dir = std::env::temp_dir().join(format!("may_wsgi_log_{}_{}", class().name(), std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("access.log");
     let _ = std::fs::remove_file(&path);
@@ -354,7 +342,6 @@ fn access_log_lines_in_eventlet_format() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn wsgi_errors_goes_to_the_log_without_failing_the_request() {
     fn app(environ: &mut Environ, sr: &mut StartResponse) -> Body {
         writeln!(environ.errors(), "something odd").unwrap();
@@ -365,7 +352,6 @@ fn wsgi_errors_goes_to_the_log_without_failing_the_request() {
     assert_eq!(get(server.local_addr(), "/").body, b"ok");
 }
 
-#[test]
 fn expect_continue_is_not_sent_after_the_response_started() {
     static SAW_BODY: AtomicBool = AtomicBool::new(false);
     fn app(environ: &mut Environ, sr: &mut StartResponse) -> Body {
@@ -388,7 +374,6 @@ fn expect_continue_is_not_sent_after_the_response_started() {
     assert!(SAW_BODY.load(Ordering::SeqCst));
 }
 
-#[test]
 fn the_demo_s_environ_gives_header_bytes_back_as_they_came() {
     // A raw 0xE9 in a header value is read as latin-1 ("é") and written back as 0xE9, as
     // the Python demo's environ[k].encode('latin-1') would.
@@ -403,3 +388,23 @@ fn the_demo_s_environ_gives_header_bytes_back_as_they_came() {
         r.text()
     );
 }
+
+both_classes!(
+    environ_keys_over_a_socket,
+    wsgi_input_lines_from_a_chunked_body,
+    exc_info_replaces_a_response_not_yet_sent,
+    exc_info_after_the_head_cuts_the_connection,
+    a_second_start_response_without_exc_info_is_an_error,
+    legacy_write_streams_before_the_body,
+    headers_with_cr_or_lf_never_reach_the_wire,
+    content_length_too_short_closes_the_connection,
+    content_length_too_long_never_corrupts_the_stream,
+    missing_start_response_is_a_500,
+    body_kinds,
+    drop_is_close_also_when_the_client_goes_away,
+    middleware_wraps_an_app,
+    access_log_lines_in_eventlet_format,
+    wsgi_errors_goes_to_the_log_without_failing_the_request,
+    expect_continue_is_not_sent_after_the_response_started,
+    the_demo_s_environ_gives_header_bytes_back_as_they_came,
+);

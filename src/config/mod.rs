@@ -22,7 +22,7 @@ use log::LevelFilter;
 
 use crate::http::Limits;
 use crate::logging;
-use crate::server::{AccessLogTarget, ServerConfig};
+use crate::server::{AccessLogTarget, ServerConfig, WorkerClass};
 use file::Entry;
 
 /// Where the demo binary listens unless told otherwise (gunicorn's default).
@@ -73,8 +73,9 @@ pub struct Config {
     pub bind: BindAddr,
     /// Worker processes; 0 serves in this one process (Glance's `workers=0`).
     pub workers: usize,
-    /// may scheduler threads per process (OS threads running coroutines).
-    pub threads: usize,
+    /// may scheduler threads per process: the OS threads that run coroutines (the request
+    /// coroutines of the coroutine class, the waiting rooms of both classes).
+    pub scheduler_threads: usize,
     pub log_level: LevelFilter,
     pub server: ServerConfig,
     pub socket: SocketOptions,
@@ -95,6 +96,9 @@ pub struct Config {
     pub program: Program,
     /// The application's own options, as the command line and config file set them.
     pub app: AppOptions,
+    /// What the settings deserve a word about (a deprecated spelling), for the error log
+    /// once it is set up.
+    pub warnings: Vec<String>,
 }
 
 /// An option of the application's own, beside the server's flags: merged into `--help`,
@@ -219,7 +223,9 @@ impl std::fmt::Display for UsageError {
 const VALUE_FLAGS: &[&str] = &[
     "bind",
     "workers",
+    "worker-class",
     "threads",
+    "scheduler-threads",
     "worker-connections",
     "pool-size",
     "stack-size",
@@ -272,9 +278,21 @@ fn server_options() -> Options {
         "N",
     );
     o.optopt(
+        "k",
+        "worker-class",
+        "what runs a request: coroutine (may coroutines, eventlet's model) or thread (a pool of OS threads, gunicorn's gthread) (default coroutine)",
+        "CLASS",
+    );
+    o.optopt(
         "",
         "threads",
-        "may scheduler threads per process (default 1 with workers, CPUs without)",
+        "request threads per process with --worker-class thread, gunicorn's --threads (the same as --pool-size; default 32). With the coroutine class, the old meaning: --scheduler-threads (deprecated)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "scheduler-threads",
+        "may scheduler threads per process: the OS threads that run coroutines and the waiting rooms (default 1 with workers, CPUs without)",
         "N",
     );
     o.optopt(
@@ -286,13 +304,13 @@ fn server_options() -> Options {
     o.optopt(
         "",
         "pool-size",
-        "most requests a process handles at once; more complete requests queue (eventlet's GreenPool size, Glance's threads; default 1000)",
+        "most requests a process handles at once, coroutines or threads; more complete requests queue (eventlet's GreenPool size, Glance's threads, gunicorn gthread's --threads; default 1000 coroutines, 32 threads)",
         "N",
     );
     o.optopt(
         "",
         "stack-size",
-        "stack of each request coroutine in KiB (default 128)",
+        "stack of each request coroutine or thread in KiB (default 128 for a coroutine, 2048 for a thread)",
         "KIB",
     );
     o.optopt(
@@ -402,7 +420,7 @@ fn server_options() -> Options {
 
 fn usage(program: &Program, invoked: &str) -> String {
     let about = program.about.as_deref().unwrap_or(
-        "Serves a WSGI-style application over HTTP/1.1 on may coroutines, in one process or a master with forked workers.",
+        "Serves a WSGI-style application over HTTP/1.1 on may coroutines (or, with -k thread, a pool of OS threads), in one process or a master with forked workers.",
     );
     let brief = format!(
         "Usage: {invoked} [OPTIONS]\n\n{about}\nSignals to the master: TERM graceful stop, \
@@ -574,13 +592,46 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
     let src = Sources { m, file };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-    let mut server = ServerConfig::default();
+    let class = src
+        .parse("worker-class", |t| {
+            WorkerClass::parse(t).ok_or_else(|| format!("expected coroutine or thread, got {t:?}"))
+        })?
+        .unwrap_or_default();
+    let mut warnings = Vec::new();
+    let mut server = ServerConfig::for_class(class);
     let mut limits = Limits::default();
     if let Some(n) = src.parse("worker-connections", |t| number_in(t, 1, 1_000_000))? {
         server.worker_connections = n as usize;
     }
     if let Some(n) = src.parse("pool-size", |t| number_in(t, 1, 1_000_000))? {
         server.pool_size = n as usize;
+    }
+    // `--threads` is gunicorn's: the request threads of the thread class. It used to name
+    // the scheduler threads, and with the coroutine class it still does, with a warning.
+    let threads = src.parse("threads", |t| number_in(t, 1, 1024))?;
+    let mut scheduler_threads = src.parse("scheduler-threads", |t| number_in(t, 1, 1024))?;
+    if let Some(n) = threads {
+        match class {
+            WorkerClass::Thread if src.present("pool-size") => {
+                return Err(UsageError(
+                    "--threads and --pool-size both size the thread pool: give one".into(),
+                ))
+            }
+            WorkerClass::Thread => server.pool_size = n as usize,
+            WorkerClass::Coroutine if scheduler_threads.is_some() => {
+                return Err(UsageError(
+                    "--threads with the coroutine class is the old spelling of --scheduler-threads: give one".into(),
+                ))
+            }
+            WorkerClass::Coroutine => {
+                warnings.push(format!(
+                    "--threads {n} with the coroutine class sets {n} scheduler threads, as it used to; \
+                     that spelling is deprecated: write --scheduler-threads {n} (with --worker-class thread, \
+                     --threads is the request threads, as in gunicorn)"
+                ));
+                scheduler_threads = Some(n);
+            }
+        }
     }
     if let Some(n) = src.parse("stack-size", |t| number_in(t, 16, 64 * 1024))? {
         server.stack_size = n as usize * 1024;
@@ -629,9 +680,7 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
     let workers = src
         .parse("workers", |t| number_in(t, 0, MAX_WORKERS as u64))?
         .map_or(cpus, |n| n as usize);
-    let threads = src
-        .parse("threads", |t| number_in(t, 1, 1024))?
-        .map_or(if workers == 0 { cpus } else { 1 }, |n| n as usize);
+    let scheduler_threads = scheduler_threads.map_or(if workers == 0 { cpus } else { 1 }, |n| n as usize);
     server.multiprocess = workers > 0;
     let mut socket = SocketOptions::default();
     if let Some(n) = src.parse("backlog", |t| number_in(t, 1, 65535))? {
@@ -654,7 +703,7 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
     Ok(Command::Serve(Box::new(Config {
         bind,
         workers,
-        threads,
+        scheduler_threads,
         log_level,
         server,
         socket,
@@ -676,6 +725,7 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
         config_file,
         app: app_options(program, &src),
         program: program.clone(),
+        warnings,
     })))
 }
 
@@ -716,7 +766,9 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!(c.bind, BindAddr::Tcp("127.0.0.1:8000".parse().unwrap()));
         assert!(c.workers >= 1);
-        assert_eq!(c.threads, 1, "one scheduler thread per worker by default");
+        assert_eq!(c.scheduler_threads, 1, "one scheduler thread per worker by default");
+        assert_eq!(c.server.worker_class, WorkerClass::Coroutine);
+        assert!(c.warnings.is_empty());
         assert_eq!(c.socket, SocketOptions::default());
         assert_eq!(c.umask, 0o027);
         assert_eq!(c.timeout, Duration::from_secs(30));
@@ -725,7 +777,27 @@ mod tests {
         assert_eq!(c.server.stack_size, 128 * 1024);
         assert_eq!(c.server.limits, Limits::default());
         assert_eq!(c.server.access_log, AccessLogTarget::Stderr);
-        assert!(c.threads >= 1);
+    }
+
+    #[test]
+    fn worker_classes_and_the_names_of_their_threads() {
+        let err = |args: &[&str]| parse(args).unwrap_err().0;
+        let t = parse(&["--worker-class", "thread"]).unwrap();
+        assert_eq!(t.server.worker_class, WorkerClass::Thread);
+        assert_eq!((t.server.pool_size, t.server.stack_size), (32, 2048 * 1024));
+        assert_eq!(t.scheduler_threads, 1);
+        // gunicorn's spellings: -k gthread --threads N.
+        let t = parse(&["-k", "gthread", "--threads", "8", "--scheduler-threads", "2"]).unwrap();
+        assert_eq!(t.server.worker_class, WorkerClass::Thread);
+        assert_eq!((t.server.pool_size, t.scheduler_threads), (8, 2));
+        assert!(t.warnings.is_empty());
+        assert!(err(&["-k", "thread", "--threads", "8", "--pool-size", "9"]).contains("give one"));
+        // The old spelling, with the coroutine class: scheduler threads, and a warning.
+        let c = parse(&["--threads", "3"]).unwrap();
+        assert_eq!((c.scheduler_threads, c.server.pool_size), (3, 1000));
+        assert!(c.warnings[0].contains("--scheduler-threads 3"), "{:?}", c.warnings);
+        assert!(err(&["--threads", "3", "--scheduler-threads", "3"]).contains("give one"));
+        assert!(err(&["--worker-class", "sync"]).contains("--worker-class"));
     }
 
     #[test]
@@ -733,7 +805,7 @@ mod tests {
         let c = parse(&[
             "-b",
             "[::1]:9000",
-            "--threads",
+            "--scheduler-threads",
             "3",
             "--worker-connections",
             "50",
@@ -762,7 +834,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.bind, BindAddr::Tcp("[::1]:9000".parse().unwrap()));
-        assert_eq!(c.threads, 3);
+        assert_eq!(c.scheduler_threads, 3);
         assert_eq!(c.server.worker_connections, 50);
         assert_eq!(c.server.pool_size, 8);
         assert_eq!(c.server.stack_size, 256 * 1024);
@@ -862,7 +934,7 @@ mod tests {
         assert!(c.server.multiprocess);
         let single = parse(&["--workers", "0"]).unwrap();
         assert!(!single.server.multiprocess);
-        assert!(single.threads >= 1);
+        assert!(single.scheduler_threads >= 1);
         assert!(parse(&["--umask", "999"]).unwrap_err().0.contains("--umask"));
     }
 

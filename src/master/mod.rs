@@ -109,10 +109,12 @@ impl Started {
         // Said only once the signal handlers are in place: whoever reads the line may
         // signal at once, and a HUP before the handler would end the process.
         let announce = format!(
-            "may-wsgi {} listening at {addr} ({} workers, {} threads, {} connections and {} requests at once each)",
-            env!("CARGO_PKG_VERSION"),
+            "{} {} listening at {addr} ({} workers, worker class {}, {} scheduler threads, {} connections and {} requests at once each)",
+            self.config.program.name,
+            self.config.program.version,
             self.config.workers,
-            self.config.threads,
+            self.config.server.worker_class,
+            self.config.scheduler_threads,
             self.config.server.worker_connections,
             self.config.server.pool_size,
         );
@@ -157,7 +159,7 @@ struct Beat {
 /// A worker's life (or the single process's): configure may, serve on the inherited
 /// socket, beat, and stop when told. Returns the exit status.
 fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Listener>, beat: Option<Beat>) -> i32 {
-    crate::server::configure_may(config.threads, config.workers == 0);
+    crate::server::configure_may(config.scheduler_threads, config.workers == 0);
     let listener = match listener {
         Some(shared) => shared.try_clone(),
         None => bind(&config.bind, &config.socket),

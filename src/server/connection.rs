@@ -1,8 +1,10 @@
 //! The request cycle: the only code that reads and writes a client socket for a request.
 //!
 //! The waiting room hands over a connection whose request head is complete (a [`Ready`]),
-//! and one coroutine from the pool runs [`serve`] for it, request after request, for as
-//! long as the next request is already there:
+//! and one worker from the pool (a coroutine, or an OS thread with `--worker-class thread`:
+//! see `executor`) runs [`serve`] for it, request after request, for as long as the next
+//! request is already there. This cycle is the same for both classes; where they differ
+//! is only how a wait on the socket is made (`executor::SocketWait`):
 //!
 //! ```text
 //! environ.begin + wsgi.input -> app.call(environ, start_response)
@@ -11,14 +13,14 @@
 //!   -> next head buffered? serve it : go home to the waiting room (or close)
 //! ```
 //!
-//! Then the coroutine takes the next connection queued for a place, or ends.
+//! Then the worker takes the next connection queued for a place, parks, or ends.
 //!
 //! The socket and the request's buffers live in an [`Exchange`] shared
-//! (`Rc<RefCell<_>>`, one coroutine, no locking) with `wsgi.input`, which reads the body
+//! (`Rc<RefCell<_>>`, one worker, no locking) with `wsgi.input`, which reads the body
 //! through it while the app runs, and with `start_response`, whose `write()` sends through
-//! it. Reads and writes are tried at once; only when one would block does the coroutine
-//! register the socket with may and park on it ([`Socket`]), so a slow client delays
-//! nobody else and a fast one costs no registration at all.
+//! it. Reads and writes are tried at once; only when one would block does the worker wait
+//! ([`Socket`]): a coroutine registers the socket with may and parks, a thread blocks in
+//! `poll(2)`. A slow client delays nobody else, and a fast one costs no wait at all.
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
@@ -30,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use super::buffers::RBUF_SIZE;
 use super::crew::Note;
-use super::net::{Stream, Waiter};
+use super::executor::{Interest, SocketWait, WorkerClass};
+use super::net::Stream;
 use super::pool::Mailbox;
 use super::timeouts::{Timeouts, Watch, SWEEP};
 use super::waiting_room::{client_timeout, Ready, WaitingRoom, LINGER_BYTES, LINGER_TIME};
@@ -50,19 +53,21 @@ const STAY: Duration = Duration::from_millis(100);
 /// more, so that no stay is cut short by a stale clock.
 const STAY_MS: u64 = (STAY.as_millis() + SWEEP.as_millis()) as u64;
 
-/// A client socket as a request coroutine uses it: non-blocking calls first, and a may
-/// registration (with a deadline the sweeper keeps) only once a call would block.
+/// A client socket as a request worker uses it: non-blocking calls first, and a way to
+/// wait (a may registration for a coroutine, `poll(2)` for a thread; a deadline the
+/// sweeper keeps for both) only once a call would block.
 pub(crate) struct Socket {
     /// The connection being served; none between connections.
     stream: Option<Stream>,
+    class: WorkerClass,
     waiter: Option<Registration>,
     timeouts: Arc<Timeouts>,
     client_timeout: Duration,
 }
 
-/// The socket's may registration and its deadline in the sweeper; dropping it undoes both.
+/// The socket's wait and its deadline in the sweeper; dropping it undoes both.
 struct Registration {
-    waiter: Waiter,
+    waiter: SocketWait,
     watch: Arc<Watch>,
     timeouts: Arc<Timeouts>,
 }
@@ -74,9 +79,10 @@ impl Drop for Registration {
 }
 
 impl Socket {
-    fn new(timeouts: Arc<Timeouts>, client_timeout: Duration) -> Socket {
+    fn new(class: WorkerClass, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Socket {
         Socket {
             stream: None,
+            class,
             waiter: None,
             timeouts,
             client_timeout,
@@ -87,10 +93,10 @@ impl Socket {
         self.stream.as_ref().ok_or_else(|| io::ErrorKind::NotConnected.into())
     }
 
-    /// The socket's may registration, made on first need.
+    /// The socket's wait, made on first need.
     fn registration(&mut self) -> io::Result<&Registration> {
         if self.waiter.is_none() {
-            let waiter = Waiter::new(self.stream()?)?;
+            let waiter = SocketWait::new(self.class, self.stream()?)?;
             let watch = self.timeouts.register(waiter.waker());
             self.waiter = Some(Registration {
                 waiter,
@@ -103,7 +109,7 @@ impl Socket {
 
     /// Parks until the socket has an event, or fails with `TimedOut` once the wait that
     /// began at the first `WouldBlock` has lasted `timeout`.
-    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+    fn wait(&mut self, timeout: Duration, interest: Interest) -> io::Result<()> {
         let deadline = self.timeouts.deadline_in(timeout);
         let Registration { waiter, watch, .. } = self.registration()?;
         if !watch.is_armed() {
@@ -112,18 +118,25 @@ impl Socket {
             watch.disarm();
             return Err(io::ErrorKind::TimedOut.into());
         }
-        waiter.wait();
+        waiter.wait(interest);
         Ok(())
     }
 
     /// Waits for the socket to have news, until `deadline` or until the stay is ended
     /// early (the pool needs the place; the server stops). True when the socket woke us.
-    fn stay(&mut self, deadline: u64) -> bool {
+    /// `give_way` is asked once the stay is armed: work already waiting for a place ends
+    /// it before it starts (work that queues later ends it through the sweeper's
+    /// `end_stays`).
+    fn stay(&mut self, deadline: u64, give_way: impl Fn() -> bool) -> bool {
         let Ok(Registration { waiter, watch, .. }) = self.registration() else {
             return false;
         };
         watch.arm_stay(deadline);
-        waiter.wait();
+        if give_way() {
+            watch.disarm();
+            return false;
+        }
+        waiter.wait(Interest::Read);
         let ended = watch.expired();
         watch.disarm();
         !ended
@@ -143,7 +156,7 @@ impl Socket {
                     self.progress();
                     return Ok(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(timeout)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(timeout, Interest::Read)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.progress();
@@ -200,7 +213,7 @@ impl Transport for Socket {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let timeout = self.client_timeout;
-                    self.wait(timeout)?;
+                    self.wait(timeout, Interest::Write)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -256,7 +269,11 @@ struct Worker<'s> {
 
 impl<'s> Worker<'s> {
     fn new(shared: &'s Shared) -> Worker<'s> {
-        let socket = Socket::new(shared.timeouts.clone(), client_timeout(shared.config.client_timeout));
+        let socket = Socket::new(
+            shared.config.worker_class,
+            shared.timeouts.clone(),
+            client_timeout(shared.config.client_timeout),
+        );
         let x = Rc::new(RefCell::new(Exchange::new(socket, ReadBuf::default(), Vec::new())));
         let gateway: Rc<RefCell<Exchange>> = x.clone();
         Worker {
@@ -424,7 +441,7 @@ impl<'s> Worker<'s> {
                 shared.buffers.give_read(rb.buf);
             }
         }
-        let woken = x.io.stay(deadline) || (stopping() && !draining);
+        let woken = x.io.stay(deadline, || shared.pool.has_queued()) || (stopping() && !draining);
         if x.rbuf.is_none() {
             x.rbuf = Some(ReadBuf {
                 buf: shared.buffers.read_buf(),

@@ -1,5 +1,6 @@
-//! The crew: every request coroutine of a server, watched so that one that dies without
-//! finishing (its stack overflowed) never hangs a client or loses a place in the pool.
+//! The crew: every request worker of a server, watched so that one that dies without
+//! finishing (a coroutine whose stack overflowed, a panic outside the application) never
+//! hangs a client or loses a place in the pool.
 //!
 //! A stackful coroutine has a fixed stack. Application code that recurses too deep (a
 //! request whose JSON nests a few hundred levels, say) runs into the guard page below it;
@@ -15,6 +16,10 @@
 //! named in the error log, the waiting room and the pool get their places back, and the
 //! server asks to be retired: a worker process is replaced by its master, a single process
 //! goes on serving and says what leaked.
+//!
+//! The overflow half is the coroutine class's alone: an OS thread that overflows its stack
+//! ends the whole process (Rust's guard-page handler aborts), and the master replaces the
+//! worker. A request thread that panics is mourned here like a coroutine.
 
 use std::any::Any;
 use std::os::fd::RawFd;
@@ -106,14 +111,36 @@ pub(crate) struct Casualty {
     pub death: Death,
 }
 
-/// Every request coroutine of one server.
+/// A request worker as the crew holds it: a coroutine's handle or a thread's.
+pub(crate) enum Member {
+    Coroutine(may::coroutine::JoinHandle<()>),
+    Thread(std::thread::JoinHandle<()>),
+}
+
+impl Member {
+    fn is_done(&self) -> bool {
+        match self {
+            Member::Coroutine(h) => h.is_done(),
+            Member::Thread(h) => h.is_finished(),
+        }
+    }
+
+    fn join(self) -> Result<(), Box<dyn Any + Send>> {
+        match self {
+            Member::Coroutine(h) => h.join(),
+            Member::Thread(h) => h.join(),
+        }
+    }
+}
+
+/// Every request worker of one server.
 #[derive(Default)]
 pub(crate) struct Crew {
-    members: Mutex<Vec<(may::coroutine::JoinHandle<()>, Arc<Note>)>>,
+    members: Mutex<Vec<(Member, Arc<Note>)>>,
 }
 
 impl Crew {
-    pub fn enlist(&self, handle: may::coroutine::JoinHandle<()>, note: Arc<Note>) {
+    pub fn enlist(&self, handle: Member, note: Arc<Note>) {
         self.members
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -180,7 +207,7 @@ mod tests {
                     n.ended();
                 })
             };
-            crew.enlist(handle, note);
+            crew.enlist(Member::Coroutine(handle), note);
         }
         let mut dead = Vec::new();
         for _ in 0..500 {

@@ -1,6 +1,7 @@
 //! One worker process's server: the waiting rooms that accept and hold connections, the
 //! request pool, the sweeper, and graceful stop; it hands each complete request to a
-//! request coroutine (`connection.rs`).
+//! request worker (`connection.rs`): a coroutine, or an OS thread from a small pool with
+//! [`WorkerClass::Thread`] (gunicorn's gthread design; the two are compared in `executor`).
 //!
 //! This is eventlet's `wsgi.server(sock, app, max_size=1000)` and wsgiref's
 //! `make_server(host, port, app).serve_forever()`, rebuilt so that idle and slow clients
@@ -17,6 +18,7 @@ pub(crate) mod access_log;
 pub(crate) mod buffers;
 pub(crate) mod connection;
 pub(crate) mod crew;
+pub(crate) mod executor;
 pub(crate) mod net;
 pub(crate) mod pool;
 pub(crate) mod stack_guard;
@@ -34,7 +36,8 @@ use crate::http::Limits;
 use crate::wsgi::Application;
 pub use access_log::AccessLog;
 use buffers::Buffers;
-use crew::{Crew, Death, Note};
+use crew::{Crew, Death};
+pub use executor::WorkerClass;
 pub use net::{Listener, LocalAddr};
 use pool::{Dispatch, Pool};
 use timeouts::Timeouts;
@@ -48,17 +51,22 @@ pub enum AccessLogTarget {
     File(PathBuf),
 }
 
-/// Everything a server can be told; `Default` gives eventlet's and gunicorn's defaults.
+/// Everything a server can be told; `Default` gives eventlet's and gunicorn's defaults,
+/// [`ServerConfig::for_class`] those of a worker class.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// What runs a request: a coroutine or an OS thread (gunicorn's `worker_class`).
+    pub worker_class: WorkerClass,
     /// Most client connections one process holds open, idle or busy (gunicorn's
     /// `worker_connections`); at the limit, accepting waits. Clipped to the open-file
     /// limit less a reserve.
     pub worker_connections: usize,
     /// Most requests one process handles at once: the pool (eventlet's
-    /// `GreenPool(size)`, Glance's `threads=1000`). Complete heads beyond it queue.
+    /// `GreenPool(size)`, Glance's `threads=1000`; gunicorn gthread's `threads` for the
+    /// thread class). Complete heads beyond it queue.
     pub pool_size: usize,
-    /// Stack of each request coroutine, in bytes (the application runs on it).
+    /// Stack of each request worker, coroutine or thread, in bytes (the application runs
+    /// on it).
     pub stack_size: usize,
     /// How long an idle keep-alive connection waits for its next request; 0 turns
     /// keep-alive off.
@@ -85,10 +93,19 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        ServerConfig::for_class(WorkerClass::Coroutine)
+    }
+}
+
+impl ServerConfig {
+    /// The defaults, with the pool size and stack size of `class` (1000 coroutines of
+    /// 128 KiB, or 32 threads of 2 MiB).
+    pub fn for_class(class: WorkerClass) -> ServerConfig {
         ServerConfig {
+            worker_class: class,
             worker_connections: 10_000,
-            pool_size: 1000,
-            stack_size: STACK_BYTES,
+            pool_size: class.default_pool_size(),
+            stack_size: class.default_stack_size(),
             keep_alive: Duration::from_secs(5),
             client_timeout: Duration::from_secs(60),
             limits: Limits::default(),
@@ -314,22 +331,12 @@ fn dispatch(ready: Ready, shared: &Arc<Shared>) {
     spawn_worker(ready, shared);
 }
 
-/// Starts a request coroutine for `ready`, enlisted in the crew.
+/// Starts a request worker of the server's class for `ready`: the one place the two
+/// classes part (see `executor`).
 fn spawn_worker(ready: Ready, shared: &Arc<Shared>) {
-    let note = Arc::new(Note::default());
-    let (worker_shared, worker_note) = (shared.clone(), note.clone());
-    // A stack of the configured size, and never one may caches: see `stack_guard`.
-    let words = stack_guard::worker_stack_words(shared.config.stack_size);
-    // Safety (may's rule for spawn): the coroutine owns all it uses.
-    let spawned = unsafe {
-        may::coroutine::Builder::new().stack_size(words).spawn(move || {
-            let _guard = stack_guard::Guard::watch(words);
-            connection::serve(ready, &worker_shared, &worker_note)
-        })
-    };
-    match spawned {
-        Ok(handle) => shared.crew.enlist(handle, note),
-        Err(e) => log::error!("cannot start a request coroutine: {e}"),
+    match shared.config.worker_class {
+        WorkerClass::Coroutine => executor::coroutine::spawn_worker(ready, shared),
+        WorkerClass::Thread => executor::thread::spawn_worker(ready, shared),
     }
 }
 

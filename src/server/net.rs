@@ -11,8 +11,6 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 
-use may::io::{WaitIo, WaitIoWaker};
-
 /// A listening socket, before a server takes it.
 #[derive(Debug)]
 pub enum Listener {
@@ -147,8 +145,8 @@ pub(crate) enum Peer {
 
 /// One client connection: a non-blocking socket that no coroutine waits on by itself.
 /// Who holds it decides how to wait: the waiting room through its epoll set, a request's
-/// coroutine through a [`Waiter`] it registers with may only when a read or write would
-/// block.
+/// worker through the wait of its class (`executor::SocketWait`), made only when a read or
+/// write would block.
 pub(crate) enum Stream {
     Tcp(std::net::TcpStream),
     Unix(UnixStream),
@@ -222,38 +220,5 @@ impl Stream {
                 (path.unwrap_or_default(), String::new())
             }
         }
-    }
-}
-
-/// A borrowed fd for may to watch: registering it must not take ownership, since the
-/// [`Stream`] goes on living after the coroutine stops waiting on it.
-struct FdRef(RawFd);
-
-impl AsRawFd for FdRef {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
-
-/// A coroutine's way to wait on a [`Stream`]: the socket registered with may's selector,
-/// made only when a read or write would block, and dropped (deregistered) before the
-/// connection goes back to the waiting room.
-pub(crate) struct Waiter {
-    io: may::io::CoIo<FdRef>,
-}
-
-impl Waiter {
-    pub fn new(stream: &Stream) -> io::Result<Waiter> {
-        let io = may::io::CoIo::new(FdRef(stream.fd())).map_err(io::Error::from)?;
-        Ok(Waiter { io })
-    }
-
-    /// Parks the coroutine until the socket has an event (or the waker is woken).
-    pub fn wait(&self) {
-        self.io.wait_io();
-    }
-
-    pub fn waker(&self) -> WaitIoWaker {
-        self.io.waker()
     }
 }

@@ -1,5 +1,6 @@
-//! The request pool: how many requests one process handles at once, the coroutines that
-//! handle them, and the queue of complete request heads waiting for a place.
+//! The request pool: how many requests one process handles at once, the workers
+//! (coroutines or threads, see `executor`) that handle them, and the queue of complete
+//! request heads waiting for a place.
 //!
 //! eventlet's server spawns a green thread per connection from a `GreenPool(1000)`
 //! (Glance's `threads=1000`), so 1,000 idle keep-alive clients fill it and the next client
@@ -13,34 +14,39 @@
 //! work to a parked coroutine puts it on the current scheduler thread's own queue, while
 //! spawning a new one goes through may's global queue and wakes a thread with a system
 //! call: on a keep-alive hot path, where every request passes through here, that
-//! difference is most of the cost.
+//! difference is most of the cost. A request *thread* parks the same way (with
+//! `std::thread::park`); with 32 threads and 64 kept, the thread class's pool is a fixed set
+//! of threads once warm, like gunicorn gthread's `ThreadPoolExecutor`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Most coroutines kept parked for the next request; more would pin stacks for nothing.
+use super::executor::{self, Sleeper};
+
+/// Most workers kept parked for the next request; more would pin stacks for nothing.
 pub(crate) const KEEP_IDLE: usize = 64;
 
-/// A parked worker's mailbox: the work handed to it, and the coroutine to wake.
+/// A parked worker's mailbox: the work handed to it, and the worker (coroutine or
+/// thread) to wake.
 pub(crate) struct Mailbox<T> {
     work: Mutex<Option<T>>,
-    co: may::coroutine::Coroutine,
+    worker: Sleeper,
 }
 
 impl<T> Mailbox<T> {
-    /// The calling coroutine's mailbox.
+    /// The calling worker's mailbox.
     pub fn current() -> Arc<Mailbox<T>> {
         Arc::new(Mailbox {
             work: Mutex::new(None),
-            co: may::coroutine::current(),
+            worker: Sleeper::current(),
         })
     }
 
     fn put(&self, work: Option<T>) {
         *self.work.lock().unwrap_or_else(|e| e.into_inner()) = work;
-        self.co.unpark();
+        self.worker.wake();
     }
 
     fn take(&self) -> Option<T> {
@@ -52,7 +58,7 @@ impl<T> Mailbox<T> {
 pub(crate) enum Dispatch<T> {
     /// A parked worker has it.
     Handed,
-    /// A place is free but no worker is parked: spawn a coroutine for the work.
+    /// A place is free but no worker is parked: spawn a worker for the work.
     Spawn(T),
     /// Every place is taken: it waits in the queue.
     Queued,
@@ -65,6 +71,9 @@ pub(crate) struct Pool<T> {
     state: Mutex<State<T>>,
     /// Places taken, readable without the lock (for `ServerHandle` and tests).
     running: AtomicUsize,
+    /// Work waiting in the queue, readable without the lock (a worker about to stay with an
+    /// idle connection gives way when work waits).
+    queued: AtomicUsize,
     idle_signal: may::sync::Condvar,
     idle_lock: may::sync::Mutex<()>,
 }
@@ -93,6 +102,7 @@ impl<T> Pool<T> {
                 closed: false,
             }),
             running: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             idle_signal: may::sync::Condvar::new(),
             idle_lock: may::sync::Mutex::new(()),
         }
@@ -118,6 +128,7 @@ impl<T> Pool<T> {
         };
         let outcome = if state.running >= self.size {
             state.queue.push_back(work);
+            self.queued.store(state.queue.len(), Ordering::SeqCst);
             Dispatch::Queued
         } else {
             let running = state.running + 1;
@@ -142,6 +153,7 @@ impl<T> Pool<T> {
     pub fn next(&self, mailbox: &Arc<Mailbox<T>>) -> Option<T> {
         let mut state = self.lock();
         if let Some(work) = state.queue.pop_front() {
+            self.queued.store(state.queue.len(), Ordering::SeqCst);
             return Some(work);
         }
         let running = state.running - 1;
@@ -162,7 +174,7 @@ impl<T> Pool<T> {
             return None;
         }
         loop {
-            may::coroutine::park();
+            executor::park();
             if let Some(work) = mailbox.take() {
                 return Some(work);
             }
@@ -177,6 +189,7 @@ impl<T> Pool<T> {
     pub fn abandon(&self) -> Option<T> {
         let mut state = self.lock();
         if let Some(work) = state.queue.pop_front() {
+            self.queued.store(state.queue.len(), Ordering::SeqCst);
             return Some(work);
         }
         let running = state.running.saturating_sub(1);
@@ -200,6 +213,11 @@ impl<T> Pool<T> {
         for mailbox in parked {
             mailbox.put(None);
         }
+    }
+
+    /// True when work waits for a place.
+    pub fn has_queued(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > 0
     }
 
     /// Places taken now.
@@ -230,13 +248,20 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    /// Work is held until the test opens the gate, so that the places stay taken for as
+    /// long as the test needs, however slowly it runs.
+    static GATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
     /// A worker as the server runs one: serve, then ask the pool for more.
     fn worker(pool: Arc<Pool<u32>>, first: u32, served: Arc<Mutex<Vec<u32>>>) {
         let mailbox = Mailbox::current();
         let mut work = first;
         loop {
             served.lock().unwrap().push(work);
-            may::coroutine::sleep(Duration::from_millis(2));
+            while !GATE.load(Ordering::SeqCst) {
+                // A coroutine sleep, or a thread's outside a coroutine.
+                may::coroutine::sleep(Duration::from_millis(1));
+            }
             match pool.next(&mailbox) {
                 Some(w) => work = w,
                 None => return,
@@ -244,36 +269,57 @@ mod tests {
         }
     }
 
+    /// Coroutine workers and thread workers alike (they park and are woken differently).
     #[test]
     fn places_are_bounded_queued_work_keeps_order_and_workers_are_reused() {
-        let pool = Arc::new(Pool::new(2));
+        for class in [executor::WorkerClass::Coroutine, executor::WorkerClass::Thread] {
+            pool_of(2, class);
+            pool_of(1, class);
+        }
+    }
+
+    fn pool_of(places: usize, class: executor::WorkerClass) {
+        GATE.store(false, Ordering::SeqCst);
+        let pool = Arc::new(Pool::new(places));
         let served = Arc::new(Mutex::new(Vec::new()));
         let spawned = Arc::new(AtomicUsize::new(0));
         let offer = |w: u32| match pool.dispatch(w) {
             Dispatch::Spawn(w) => {
                 spawned.fetch_add(1, Ordering::SeqCst);
                 let (pool, served) = (pool.clone(), served.clone());
-                // Safety (may's rule for spawn): the coroutine owns all it uses.
-                drop(unsafe { may::coroutine::spawn(move || worker(pool, w, served)) });
+                match class {
+                    // Safety (may's rule for spawn): the coroutine owns all it uses.
+                    executor::WorkerClass::Coroutine => {
+                        drop(unsafe { may::coroutine::spawn(move || worker(pool, w, served)) })
+                    }
+                    executor::WorkerClass::Thread => drop(std::thread::spawn(move || worker(pool, w, served))),
+                }
                 true
             }
             Dispatch::Handed => true,
             Dispatch::Queued => false,
         };
-        assert!(offer(1));
-        assert!(offer(2));
-        assert!(!offer(3), "both places are taken");
+        for w in 1..=places as u32 {
+            assert!(offer(w));
+        }
+        assert!(!offer(3), "every place is taken");
         assert!(!offer(4));
-        assert!(pool.running() <= 2);
+        assert_eq!(pool.running(), places);
+        GATE.store(true, Ordering::SeqCst);
         assert!(pool.wait_idle(Duration::from_secs(5)));
-        // The queue was served in arrival order, after the first two.
-        let order = served.lock().unwrap().clone();
-        assert_eq!(order.len(), 4);
-        assert_eq!(&order[2..], &[3, 4]);
-        // The two workers are parked now: new work reuses them without a spawn.
+        // Everything was served; with one place, the queue in arrival order (with two, the
+        // workers run at once and record their work in either order).
+        let mut order = served.lock().unwrap().clone();
+        if places == 1 {
+            assert_eq!(order, [1, 3, 4]);
+        } else {
+            order.sort_unstable();
+            assert_eq!(order, [1, 2, 3, 4]);
+        }
+        // The workers are parked now: new work reuses them without a spawn.
         assert!(offer(5));
         assert!(pool.wait_idle(Duration::from_secs(5)));
-        assert_eq!(spawned.load(Ordering::SeqCst), 2);
+        assert_eq!(spawned.load(Ordering::SeqCst), places);
         assert_eq!(served.lock().unwrap().last(), Some(&5));
         pool.close();
     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use may::io::WaitIoWaker;
+use super::executor::Waker;
 
 /// The time to give a may wait for `left`: rounded up to whole milliseconds, at least one.
 /// may keeps a parked coroutine's timeout in whole milliseconds, cut down, and takes 0 for
@@ -40,7 +40,7 @@ pub(crate) struct Watch {
     deadline: AtomicU64,
     /// The wait is a stay, which may be cut short.
     staying: AtomicBool,
-    waker: WaitIoWaker,
+    waker: Waker,
     slot: usize,
 }
 
@@ -106,8 +106,9 @@ impl Timeouts {
             .saturating_add(timeout.as_millis().min(u128::from(u64::MAX / 4)) as u64)
     }
 
-    /// Starts watching a connection whose socket wakes with `waker`.
-    pub fn register(&self, waker: WaitIoWaker) -> Arc<Watch> {
+    /// Starts watching a connection whose worker wakes with `waker` (a coroutine's may
+    /// registration, or a request thread's doorbell).
+    pub fn register(&self, waker: Waker) -> Arc<Watch> {
         let mut slab = self.slab.lock().unwrap_or_else(|e| e.into_inner());
         let slot = slab.free.pop().unwrap_or(slab.watches.len());
         let watch = Arc::new(Watch {
@@ -158,7 +159,7 @@ impl Timeouts {
                     .compare_exchange(deadline, EXPIRED, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
             {
-                watch.waker.wakeup();
+                watch.waker.wake();
             }
         }
     }

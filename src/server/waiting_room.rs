@@ -414,6 +414,7 @@ impl Lobby {
 
     fn serve(&mut self, dispatch: &dyn Fn(Ready)) {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
+        let mut busy_since = Instant::now();
         loop {
             if self.shared.stopping.load(Ordering::Acquire) {
                 let draining = self.shared.draining.load(Ordering::Acquire);
@@ -450,11 +451,12 @@ impl Lobby {
             self.sweep();
             if n == MAX_EVENTS || self.can_accept() {
                 // More may be waiting: go round without parking.
-                may::coroutine::yield_now();
+                give_way(&mut busy_since);
                 continue;
             }
             // Parks until a socket in the set has an event, or someone wakes us.
             self.epoll.wait_io();
+            busy_since = Instant::now();
         }
     }
 
@@ -896,6 +898,26 @@ impl Lobby {
             .iter()
             .filter(|e| matches!(e.state, State::Home(_)))
             .count()
+    }
+}
+
+/// How long a waiting room that never parks goes round before it lets the coroutines
+/// woken by timers run.
+const BUSY_TURN: Duration = Duration::from_millis(50);
+
+/// Lets the others on this scheduler thread run before the room goes round again.
+/// `yield_now` puts the room back on its thread's own run queue, and may looks at the
+/// queue of coroutines woken from elsewhere (by its timer thread: the sweeper, the
+/// heartbeat) only once that one is empty: a room that never parks, as under a flood of
+/// events when request threads (not coroutines) take the work, would starve them, and the
+/// master would abort a worker that is serving well. So every [`BUSY_TURN`] the room sleeps
+/// a millisecond instead, which brings it back through that queue.
+fn give_way(busy_since: &mut Instant) {
+    if busy_since.elapsed() < BUSY_TURN {
+        may::coroutine::yield_now();
+    } else {
+        may::coroutine::sleep(Duration::from_millis(1));
+        *busy_since = Instant::now();
     }
 }
 

@@ -1,21 +1,25 @@
 //! Shared by the integration tests: start a server on 127.0.0.1 port 0, talk raw HTTP to
-//! it over a real socket, and read responses back the way a strict client would.
+//! it over a real socket, and read responses back the way a strict client would. Tests that
+//! drive a server run once per worker class: written as plain functions, they are named in
+//! a [`both_classes!`] at the end of their file, which makes `coroutine::NAME` and
+//! `thread::NAME` tests of them.
 #![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use may_wsgi::{AccessLogTarget, Application, Server, ServerConfig, ServerHandle};
+use may_wsgi::{AccessLogTarget, Application, Server, ServerConfig, ServerHandle, WorkerClass};
 
 /// Every read in a test gives up after this: a bug shows as a failure, never a hang.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A quiet configuration for tests: no access log on stderr.
+/// A quiet configuration for tests, for the running test's worker class ([`class`]): no
+/// access log on stderr.
 pub fn config() -> ServerConfig {
     ServerConfig {
         access_log: AccessLogTarget::Off,
-        ..ServerConfig::default()
+        ..ServerConfig::for_class(class())
     }
 }
 
@@ -313,4 +317,52 @@ pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     cond()
+}
+
+thread_local! {
+    /// The worker class this test runs with (see [`both_classes!`]).
+    static CLASS: std::cell::Cell<WorkerClass> = const { std::cell::Cell::new(WorkerClass::Coroutine) };
+}
+
+/// The worker class of the running test: what [`config`] and the binary's flags use.
+pub fn class() -> WorkerClass {
+    CLASS.with(std::cell::Cell::get)
+}
+
+/// Runs `test` with `class` as the running test's worker class.
+pub fn with_class(class: WorkerClass, test: fn()) {
+    CLASS.with(|c| c.set(class));
+    test()
+}
+
+/// The running test's worker class as the binary's flag.
+pub fn class_args() -> [&'static str; 2] {
+    ["--worker-class", class().name()]
+}
+
+/// Makes each named test function (a plain `fn()`, no `#[test]`) a test for each worker
+/// class: `coroutine::NAME` and `thread::NAME`. The same body runs twice; only what
+/// [`config`] and [`class_args`] give differs.
+#[allow(unused_macros)]
+macro_rules! both_classes {
+    ($($name:ident),* $(,)?) => {
+        /// The tests above, with request coroutines.
+        mod coroutine {
+            $(
+                #[test]
+                fn $name() {
+                    super::common::with_class(may_wsgi::WorkerClass::Coroutine, super::$name)
+                }
+            )*
+        }
+        /// The tests above, with request threads.
+        mod thread {
+            $(
+                #[test]
+                fn $name() {
+                    super::common::with_class(may_wsgi::WorkerClass::Thread, super::$name)
+                }
+            )*
+        }
+    };
 }
