@@ -232,7 +232,7 @@ impl Process {
             let (tx, output, marker) = (tx.clone(), output.clone(), marker.to_owned());
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find(&marker) {
+                    let port = line.find(&marker).map(|at| {
                         let rest = &line[at + marker.len()..];
                         let port: String = rest
                             .rsplit(':')
@@ -241,9 +241,14 @@ impl Process {
                             .chars()
                             .take_while(|c| c.is_ascii_digit())
                             .collect();
-                        let _ = tx.send(port.parse::<u16>().ok());
-                    }
+                        port.parse::<u16>().ok()
+                    });
+                    // Kept before the port is told: a test that reads the output as soon
+                    // as `start` returns finds the line that said where it listens.
                     output.lock().unwrap().push(line);
+                    if let Some(port) = port {
+                        let _ = tx.send(port);
+                    }
                 }
             });
         }
