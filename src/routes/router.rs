@@ -9,8 +9,8 @@
 //! that after each group of routes; this does it for the paths that have none).
 //!
 //! [`Fault`] is what a controller, a deserializer or the router raises instead of a
-//! response (webob's `HTTPException`s), and [`error_response`] renders every one of them:
-//! plain text for now, in one function, so that webob's error bodies can take its place.
+//! response (webob's `HTTPException`s), and [`error_response`] answers with one: webob's
+//! body (`webob.exc`), plain text, HTML or JSON as the request's Accept asks.
 //! It hands on to the controllers the request with `wsgiorg.routing_args` set.
 
 use std::fmt;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::mapper::Mapper;
 use super::middleware::{RoutesMiddleware, RoutingArgs};
+use crate::webob::HTTPError;
 use crate::wsgi::{Application, Body, Environ, StartResponse};
 
 /// The reason phrase of a status (webob's `status_reasons`, the common ones).
@@ -50,27 +51,12 @@ pub fn reason(code: u16) -> &'static str {
     }
 }
 
-/// webob's default explanation for a status, with the request method where it names one.
-fn explanation(code: u16, method: &str) -> String {
-    match code {
-        400 => {
-            "The server could not comply with the request since it is either malformed or otherwise incorrect.".into()
-        }
-        403 => "Access was denied to this resource.".into(),
-        404 => "The resource could not be found.".into(),
-        405 => format!("The method {method} is not allowed for this resource."),
-        409 => "There was a conflict when trying to complete your request.".into(),
-        500 => "The server has either erred or is incapable of performing the requested operation.".into(),
-        501 => format!("The request method {method} is not implemented for this server."),
-        _ => String::new(),
-    }
-}
-
-/// Answers with an HTTP error: status `code`, the extra `headers` (such as `Allow`), and a
-/// plain-text body of the status, webob's explanation for it, and `detail`.
+/// Answers with an HTTP error: status `code`, the extra `headers` (such as `Allow`), and
+/// webob's body for it (`webob.exc`: plain text, HTML or JSON as the request's Accept
+/// asks), its stock explanation followed by `detail`.
 ///
-/// Every error of the router, the resources and URLMap comes through here, so that webob's
-/// error bodies (HTML, JSON or text as the client accepts) can replace these in one place.
+/// Every error of the router, the resources and URLMap comes through here or through
+/// [`Fault::respond`], which is the same with an explanation of its own.
 pub fn error_response(
     environ: &Environ,
     start_response: &mut StartResponse,
@@ -78,29 +64,25 @@ pub fn error_response(
     headers: &[(&str, &str)],
     detail: &str,
 ) -> Body {
-    let status = format!("{code} {}", reason(code));
-    let mut body = format!(
-        "{status}\n\n{}\n",
-        explanation(code, environ.get_or("REQUEST_METHOD", ""))
-    );
-    if !detail.is_empty() {
-        body.push('\n');
-        body.push_str(detail);
-        body.push('\n');
+    let mut fault = Fault::new(code, "").with_detail(detail);
+    for (name, value) in headers {
+        fault = fault.with_header(name, value);
     }
-    let mut all: Vec<(&str, &str)> = vec![("Content-Type", "text/plain; charset=UTF-8")];
-    all.extend_from_slice(headers);
-    start_response.call(&status, all);
-    Body::from(body)
+    fault.respond(environ, start_response)
 }
 
 /// An HTTP error raised instead of a response: webob's `HTTPException` (`HTTPBadRequest`,
 /// `HTTPNotFound`, `HTTPMethodNotAllowed(headers=[('Allow', ...)])`, ...), as a value.
+/// A webob [`HTTPError`] converts into one (`?` in a controller method), and it renders
+/// as that `HTTPError` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub code: u16,
-    /// webob's `explanation=` (here: the detail after the status's own explanation).
+    /// webob's `explanation=`: the text in place of the status's stock sentence (empty:
+    /// the stock sentence), as Glance raises `HTTPNotFound(explanation=msg)`.
     pub explanation: String,
+    /// webob's `detail=`: shown after the explanation (Glance's 409 and 415 use it).
+    pub detail: String,
     pub headers: Vec<(String, String)>,
 }
 
@@ -109,6 +91,7 @@ impl Fault {
         Fault {
             code,
             explanation: explanation.into(),
+            detail: String::new(),
             headers: Vec::new(),
         }
     }
@@ -143,18 +126,57 @@ impl Fault {
         self
     }
 
-    /// The response for this error (through [`error_response`]).
+    /// `detail=`.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Fault {
+        self.detail = detail.into();
+        self
+    }
+
+    /// The webob error this stands for.
+    pub fn to_http_error(&self) -> HTTPError {
+        let mut error = HTTPError::new(self.code);
+        if !self.explanation.is_empty() {
+            error = error.with_explanation(self.explanation.clone());
+        }
+        if !self.detail.is_empty() {
+            error = error.with_detail(self.detail.clone());
+        }
+        for (name, value) in &self.headers {
+            error = error.with_header(name.clone(), value.clone());
+        }
+        error
+    }
+
+    /// The response for this error: webob's, chosen by the request's Accept.
     pub fn respond(&self, environ: &Environ, start_response: &mut StartResponse) -> Body {
-        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        error_response(environ, start_response, self.code, &headers, &self.explanation)
+        self.to_http_error().respond(environ, start_response)
+    }
+}
+
+/// `raise webob.exc.HTTPConflict(explanation=...)` in a controller: `Err(exc::...)?`.
+impl From<HTTPError> for Fault {
+    fn from(error: HTTPError) -> Fault {
+        let stock = HTTPError::new(error.code);
+        Fault {
+            code: error.code,
+            explanation: if error.explanation() == stock.explanation() {
+                String::new()
+            } else {
+                error.explanation().to_owned()
+            },
+            detail: error.detail().unwrap_or("").to_owned(),
+            headers: error.headers().to_vec(),
+        }
     }
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.code, reason(self.code))?;
-        if !self.explanation.is_empty() {
-            write!(f, ": {}", self.explanation)?;
+        for text in [&self.explanation, &self.detail] {
+            if !text.is_empty() {
+                write!(f, ": {text}")?;
+            }
         }
         Ok(())
     }
@@ -346,7 +368,7 @@ mod tests {
         let (status, headers, body) = call(&r, environ("GET", "/nowhere", &[]));
         assert_eq!(status, "404 Not Found");
         assert_eq!(header(&headers, "Content-Type"), Some("text/plain; charset=UTF-8"));
-        assert_eq!(body, "404 Not Found\n\nThe resource could not be found.\n");
+        assert_eq!(body, "404 Not Found\n\nThe resource could not be found.\n\n   ");
 
         let (status, headers, body) = call(&r, environ("POST", "/images/abc", &[]));
         assert_eq!(status, "405 Method Not Allowed");
@@ -410,8 +432,23 @@ mod tests {
         assert_eq!(sr.status(), "400 Bad Request");
         assert_eq!(
             crate::routes::testing::body_text(body),
-            "400 Bad Request\n\nThe server could not comply with the request since it is either malformed or otherwise incorrect.\n\nA body is not expected with this request.\n"
+            "400 Bad Request\n\nA body is not expected with this request.\n\n   "
         );
+        // webob's bodies, chosen by Accept; a detail follows the stock sentence.
+        let e = environ("GET", "/", &[("Accept", "application/json")]);
+        let mut sr = crate::routes::testing::start_response();
+        let f = Fault::new(409, "").with_detail("Property nope does not exist.");
+        let body = crate::routes::testing::body_text(f.respond(&e, &mut sr));
+        assert_eq!(sr.status(), "409 Conflict");
+        assert_eq!(
+            body,
+            r#"{"message": "There was a conflict when trying to complete your request.<br /><br />\nProperty nope does not exist.\n\n", "code": "409 Conflict", "title": "Conflict"}"#
+        );
+        // From a webob error, as a controller's `?` makes it.
+        let f: Fault = crate::webob::exc::HTTPNotFound().with_explanation("No image found with ID 7").into();
+        assert_eq!(f, Fault::new(404, "No image found with ID 7"));
+        let f: Fault = crate::webob::exc::HTTPConflict().with_detail("d").into();
+        assert_eq!(f, Fault::new(409, "").with_detail("d"));
         assert_eq!(
             Fault::method_not_allowed("GET, PUT").headers,
             vec![("Allow".to_owned(), "GET, PUT".to_owned())]
