@@ -285,10 +285,30 @@ impl Router {
     }
 }
 
+/// Glance's `Router.__call__` is a `webob.dec.wsgify`: its answer goes out as a webob
+/// `Response`, which makes a relative `Location` (the `/v2` -> `/v2/` redirect's) absolute
+/// from the request's URL, as clients of Glance see it.
 impl Application for Router {
     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
-        self._router.call(environ, start_response)
+        let body = self._router.call(environ, start_response);
+        if !start_response.head_sent() {
+            if let Some(location) = start_response.header("Location").map(str::to_owned) {
+                if !has_scheme(&location) {
+                    let absolute = crate::webob::Request::new(environ).relative_url(&location, false);
+                    let _ = start_response.set_header("Location", &absolute);
+                }
+            }
+        }
+        body
     }
+}
+
+/// Whether a URL starts with `scheme:` (RFC 3986's scheme characters).
+fn has_scheme(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    })
 }
 
 #[cfg(test)]
@@ -410,7 +430,7 @@ mod tests {
         e.set("PATH_INFO", "");
         let (status, headers, _) = call(&r, e);
         assert_eq!(status, "302 Found");
-        assert_eq!(header(&headers, "Location"), Some("/v2/"));
+        assert_eq!(header(&headers, "Location"), Some("http://h/v2/"), "made absolute, as webob does");
     }
 
     #[test]
