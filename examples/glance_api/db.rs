@@ -44,7 +44,11 @@ pub struct Catalog {
 
 impl Catalog {
     fn new(images: Vec<Image>) -> Catalog {
-        let by_id = images.iter().enumerate().map(|(i, im)| (im.image_id.clone(), i)).collect();
+        let by_id = images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.image_id.clone(), i))
+            .collect();
         Catalog { images, by_id }
     }
 
@@ -133,8 +137,14 @@ impl Database {
 
     /// Runs `change` on the newest rows under both locks and commits what it returns
     /// `Ok` for; an `Err` leaves the database as it was.
-    pub fn transaction<R>(&self, change: impl FnOnce(&mut Vec<Image>) -> Result<R, GlanceError>) -> Result<R, GlanceError> {
-        let _writer = self.writer.lock().map_err(|_| GlanceError::Io("database lock poisoned".into()))?;
+    pub fn transaction<R>(
+        &self,
+        change: impl FnOnce(&mut Vec<Image>) -> Result<R, GlanceError>,
+    ) -> Result<R, GlanceError> {
+        let _writer = self
+            .writer
+            .lock()
+            .map_err(|_| GlanceError::Io("database lock poisoned".into()))?;
         let lock = self.lock_file()?;
         let _flock = Flock::exclusive(&lock)?;
         let mut images = self.catalog()?.images.clone();
@@ -300,7 +310,9 @@ fn split_filter_value_for_quotes(value: &str) -> Result<Vec<String>, GlanceError
                 }
             }
             let Some(end) = end else {
-                return Err(GlanceError::Invalid(format!("Invalid filter value {value}. The quote is not closed.")));
+                return Err(GlanceError::Invalid(format!(
+                    "Invalid filter value {value}. The quote is not closed."
+                )));
             };
             out.push(v);
             rest = &quoted[end + 1..];
@@ -314,14 +326,17 @@ fn split_filter_value_for_quotes(value: &str) -> Result<Vec<String>, GlanceError
     Ok(out)
 }
 
+/// One SQL condition of the query, as a test of a row.
+type Check = Box<dyn Fn(&Image) -> bool + Send>;
+
 /// `_make_conditions_from_filters`, evaluated on one image.
 struct Conditions {
-    checks: Vec<Box<dyn Fn(&Image) -> bool + Send>>,
+    checks: Vec<Check>,
 }
 
 impl Conditions {
     fn from_filters(filters: &Filters) -> Result<Conditions, GlanceError> {
-        let mut checks: Vec<Box<dyn Fn(&Image) -> bool + Send>> = Vec::new();
+        let mut checks: Vec<Check> = Vec::new();
         let os_hidden = filters.os_hidden;
         checks.push(Box::new(move |im| im.os_hidden == os_hidden));
         if let Some(protected) = filters.protected {
@@ -356,14 +371,20 @@ impl Conditions {
                     "in" => split_filter_value_for_quotes(threshold)?,
                     "eq" => vec![threshold.to_owned()],
                     other => {
-                        return Err(GlanceError::Invalid(format!("Unable to filter by unknown operator '{other}'.")))
+                        return Err(GlanceError::Invalid(format!(
+                            "Unable to filter by unknown operator '{other}'."
+                        )))
                     }
                 };
                 checks.push(Box::new(move |im| {
-                    column_text(im, &k).flatten().is_some_and(|value| wanted.contains(&value))
+                    column_text(im, &k)
+                        .flatten()
+                        .is_some_and(|value| wanted.contains(&value))
                 }));
             } else if column_text(&dummy(), &k).is_some() {
-                checks.push(Box::new(move |im| column_text(im, &k).flatten().as_deref() == Some(v.as_str())));
+                checks.push(Box::new(move |im| {
+                    column_text(im, &k).flatten().as_deref() == Some(v.as_str())
+                }));
             } else {
                 checks.push(Box::new(move |im| im.extra_property(&k) == Some(v.as_str())));
             }
@@ -427,14 +448,19 @@ impl ImageRepo {
         let conditions = Conditions::from_filters(filters)?;
         // Glance appends created_at and id, in the first direction, as tie-breaks.
         let mut keys: Vec<SortKey> = sort.to_vec();
-        let first_dir = keys.first().map_or(false, |k| k.1);
+        let first_dir = keys.first().is_some_and(|k| k.1);
         for key in ["created_at", "id"] {
             if !keys.iter().any(|(k, _)| k == key) {
                 keys.push((key.to_owned(), first_dir));
             }
         }
         let marker_image = match marker {
-            Some(m) => Some(catalog.get(m).filter(|im| !im.deleted).ok_or_else(|| Self::not_found(m))?),
+            Some(m) => Some(
+                catalog
+                    .get(m)
+                    .filter(|im| !im.deleted)
+                    .ok_or_else(|| Self::not_found(m))?,
+            ),
             None => None,
         };
         let mut found: Vec<&Image> = catalog
@@ -455,7 +481,10 @@ impl ImageRepo {
     pub fn add(&self, image: &Image) -> Result<(), GlanceError> {
         self.db.transaction(|images| {
             if images.iter().any(|im| im.image_id == image.image_id) {
-                return Err(GlanceError::Duplicate(format!("Image ID {} already exists!", image.image_id)));
+                return Err(GlanceError::Duplicate(format!(
+                    "Image ID {} already exists!",
+                    image.image_id
+                )));
             }
             images.push(image.clone());
             Ok(())
@@ -468,7 +497,10 @@ impl ImageRepo {
         image.updated_at = timeutils::utcnow();
         let saved = image.clone();
         self.db.transaction(|images| {
-            let Some(row) = images.iter_mut().find(|im| im.image_id == saved.image_id && !im.deleted) else {
+            let Some(row) = images
+                .iter_mut()
+                .find(|im| im.image_id == saved.image_id && !im.deleted)
+            else {
                 return Err(Self::not_found(&saved.image_id));
             };
             if let Some(from) = from_state {
@@ -522,7 +554,10 @@ mod tests {
         assert!(matches!(repo.add(&a), Err(GlanceError::Duplicate(_))));
         a.name = Some("b".into());
         repo.save(&mut a, Some("queued")).unwrap();
-        assert!(matches!(repo.save(&mut a, Some("saving")), Err(GlanceError::Conflict(_))));
+        assert!(matches!(
+            repo.save(&mut a, Some("saving")),
+            Err(GlanceError::Conflict(_))
+        ));
         // Another process's view: a fresh Database on the same directory.
         let other = ImageRepo::new(Arc::new(Database::open(&dir).unwrap()));
         assert_eq!(other.get(&a.image_id).unwrap().name.as_deref(), Some("b"));
@@ -547,27 +582,41 @@ mod tests {
         }
         let names = |v: Vec<Image>| v.into_iter().map(|i| i.name.unwrap()).collect::<Vec<_>>();
         let all = Filters::default();
-        assert_eq!(names(repo.list(None, 25, &[("created_at".into(), false)], &all).unwrap()), ["c", "a", "b"]);
+        assert_eq!(
+            names(repo.list(None, 25, &[("created_at".into(), false)], &all).unwrap()),
+            ["c", "a", "b"]
+        );
         let page = repo.list(None, 2, &[("name".into(), true)], &all).unwrap();
         assert_eq!(names(page.clone()), ["a", "b"]);
-        let next = repo.list(Some(&page[1].image_id), 2, &[("name".into(), true)], &all).unwrap();
+        let next = repo
+            .list(Some(&page[1].image_id), 2, &[("name".into(), true)], &all)
+            .unwrap();
         assert_eq!(names(next), ["c"]);
         let grp = Filters {
             params: vec![("grp".into(), "g1".into())],
             ..Filters::default()
         };
-        assert_eq!(names(repo.list(None, 25, &[("name".into(), true)], &grp).unwrap()), ["a"]);
+        assert_eq!(
+            names(repo.list(None, 25, &[("name".into(), true)], &grp).unwrap()),
+            ["a"]
+        );
         let name_in = Filters {
             params: vec![("name".into(), "in:a,\"c\"".into())],
             ..Filters::default()
         };
-        assert_eq!(names(repo.list(None, 25, &[("name".into(), true)], &name_in).unwrap()), ["a", "c"]);
+        assert_eq!(
+            names(repo.list(None, 25, &[("name".into(), true)], &name_in).unwrap()),
+            ["a", "c"]
+        );
         let bad = Filters {
             params: vec![("size_min".into(), "abc".into())],
             ..Filters::default()
         };
         assert!(matches!(repo.list(None, 25, &[], &bad), Err(GlanceError::Invalid(_))));
-        assert!(matches!(repo.list(Some("nope"), 25, &[], &all), Err(GlanceError::NotFound(_))));
+        assert!(matches!(
+            repo.list(Some("nope"), 25, &[], &all),
+            Err(GlanceError::NotFound(_))
+        ));
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -132,11 +132,14 @@ impl Image {
         }
         if matches!(self.status.as_str(), "queued" | "uploading") && matches!(status, "saving" | "active" | "importing")
         {
-            let missing: Vec<&str> = [("disk_format", &self.disk_format), ("container_format", &self.container_format)]
-                .into_iter()
-                .filter(|(_, v)| v.as_deref().unwrap_or("").is_empty())
-                .map(|(k, _)| k)
-                .collect();
+            let missing: Vec<&str> = [
+                ("disk_format", &self.disk_format),
+                ("container_format", &self.container_format),
+            ]
+            .into_iter()
+            .filter(|(_, v)| v.as_deref().unwrap_or("").is_empty())
+            .map(|(k, _)| k)
+            .collect();
             if !missing.is_empty() {
                 let what = if missing.len() == 1 { "Property" } else { "Properties" };
                 return Err(GlanceError::Value(format!(
@@ -444,7 +447,11 @@ mod tests {
         );
         let mut image = queued();
         image.protected = true;
-        assert!(image.delete().unwrap_err().msg().ends_with("is protected and cannot be deleted."));
+        assert!(image
+            .delete()
+            .unwrap_err()
+            .msg()
+            .ends_with("is protected and cannot be deleted."));
         image.add_tag("a");
         image.add_tag("a");
         assert_eq!(image.tags(), ["a"]);

@@ -34,7 +34,7 @@ pub enum DataArgs {
 /// What the actions return.
 pub enum DataResult {
     Uploaded,
-    Image(Image),
+    Image(Box<Image>),
 }
 
 /// `glance.api.v2.image_data.ImageDataController`.
@@ -127,7 +127,7 @@ impl ImageDataController {
     pub fn download(&self, _req: &mut Environ, args: &RouteMatch, _body: DataArgs) -> Result<DataResult, Fault> {
         let image_id = args.get("image_id").unwrap_or("");
         let image = self.gateway.get_repo().get(image_id).map_err(|e| repo_fault(&e))?;
-        Ok(DataResult::Image(image))
+        Ok(DataResult::Image(Box::new(image)))
     }
 }
 
@@ -181,7 +181,12 @@ pub struct ResponseSerializer {
 
 impl ResponseSerializer {
     /// `download(self, response, image)`.
-    fn download(&self, image: &Image, request: &mut Environ, start_response: &mut StartResponse) -> Result<Body, Fault> {
+    fn download(
+        &self,
+        image: &Image,
+        request: &mut Environ,
+        start_response: &mut StartResponse,
+    ) -> Result<Body, Fault> {
         // `image.get_data`: no location (queued, saving) is the store's NotFound, a 204.
         let size = image.size.unwrap_or(0);
         if image.locations.is_empty() {
@@ -213,10 +218,14 @@ impl ResponseSerializer {
             }
             None => {}
         }
-        let data = self.gateway.store.get(&image.image_id, offset, chunk_size).map_err(|e| match e {
-            StoreError::NotFound(m) => exc::HTTPNoContent().with_explanation(m).into(),
-            other => server_error(&other.to_string()),
-        })?;
+        let data = self
+            .gateway
+            .store
+            .get(&image.image_id, offset, chunk_size)
+            .map_err(|e| match e {
+                StoreError::NotFound(m) => exc::HTTPNoContent().with_explanation(m).into(),
+                other => server_error(&other.to_string()),
+            })?;
         let mut headers: Vec<(&str, String)> = vec![("Content-Type", "application/octet-stream".into())];
         let status = if chunk_size.is_some() {
             headers.push(("Content-Range", format!("bytes {offset}-{response_end}/{size}")));
@@ -236,7 +245,13 @@ impl ResponseSerializer {
 impl Serializer for ResponseSerializer {
     type Input = DataResult;
 
-    fn serialize(&self, _action: &str, result: DataResult, request: &mut Environ, start_response: &mut StartResponse) -> Body {
+    fn serialize(
+        &self,
+        _action: &str,
+        result: DataResult,
+        request: &mut Environ,
+        start_response: &mut StartResponse,
+    ) -> Body {
         match result {
             DataResult::Uploaded => empty_response(start_response, "204 No Content"),
             DataResult::Image(image) => match self.download(&image, request, start_response) {
@@ -248,7 +263,9 @@ impl Serializer for ResponseSerializer {
 }
 
 /// `image_data.create_resource()`.
-pub fn create_resource(gateway: Arc<Gateway>) -> Resource<ImageDataController, RequestDeserializer, ResponseSerializer> {
+pub fn create_resource(
+    gateway: Arc<Gateway>,
+) -> Resource<ImageDataController, RequestDeserializer, ResponseSerializer> {
     Resource::new(
         ImageDataController::new(gateway.clone()),
         RequestDeserializer,

@@ -56,12 +56,13 @@ impl Deserializer for RequestDeserializer {
 
     fn deserialize(&self, action: &str, request: &mut Environ) -> Result<(), Fault> {
         if action == "update" {
-            let tag = may_wsgi::routes::Resource::<Controller, RequestDeserializer, ResponseSerializer>::get_action_args(
-                request,
-            )
-            .get("tag_value")
-            .unwrap_or("")
-            .to_owned();
+            let tag =
+                may_wsgi::routes::Resource::<Controller, RequestDeserializer, ResponseSerializer>::get_action_args(
+                    request,
+                )
+                .get("tag_value")
+                .unwrap_or("")
+                .to_owned();
             crate::schemas::validate(&serde_json::json!({ "tags": [tag] })).map_err(Fault::bad_request)?;
         }
         Ok(())
@@ -74,7 +75,13 @@ pub struct ResponseSerializer;
 impl Serializer for ResponseSerializer {
     type Input = ();
 
-    fn serialize(&self, _action: &str, _result: (), _request: &mut Environ, start_response: &mut StartResponse) -> Body {
+    fn serialize(
+        &self,
+        _action: &str,
+        _result: (),
+        _request: &mut Environ,
+        start_response: &mut StartResponse,
+    ) -> Body {
         empty_response(start_response, "204 No Content")
     }
 }

@@ -61,8 +61,11 @@ pub enum ImagesArgs {
 
 /// What the actions return.
 pub enum ImagesResult {
-    Image(Image),
-    Index { images: Vec<Image>, next_marker: Option<String> },
+    Image(Box<Image>),
+    Index {
+        images: Vec<Image>,
+        next_marker: Option<String>,
+    },
     Deleted,
 }
 
@@ -116,7 +119,7 @@ impl ImagesController {
             GlanceError::Duplicate(m) => exc::HTTPConflict().with_explanation(m).into(),
             other => server_error(other.msg()),
         })?;
-        Ok(ImagesResult::Image(image))
+        Ok(ImagesResult::Image(Box::new(image)))
     }
 
     /// `index(self, req, marker, limit, sort_key, sort_dir, filters)`.
@@ -153,7 +156,8 @@ impl ImagesController {
                 GlanceError::NotFound(m) | GlanceError::Invalid(m) => Fault::bad_request(m),
                 other => server_error(other.msg()),
             })?;
-        let next_marker = (!images.is_empty() && images.len() == limit).then(|| images[images.len() - 1].image_id.clone());
+        let next_marker =
+            (!images.is_empty() && images.len() == limit).then(|| images[images.len() - 1].image_id.clone());
         Ok(ImagesResult::Index { images, next_marker })
     }
 
@@ -161,7 +165,7 @@ impl ImagesController {
     pub fn show(&self, _req: &mut Environ, args: &RouteMatch, _body: ImagesArgs) -> Result<ImagesResult, Fault> {
         let image_id = args.get("image_id").unwrap_or("");
         let image = self.repo().get(image_id).map_err(|e| repo_fault(&e))?;
-        Ok(ImagesResult::Image(image))
+        Ok(ImagesResult::Image(Box::new(image)))
     }
 
     /// `update(self, req, image_id, changes)`.
@@ -189,7 +193,7 @@ impl ImagesController {
         if !changes.is_empty() {
             repo.save(&mut image, None).map_err(domain_fault)?;
         }
-        Ok(ImagesResult::Image(image))
+        Ok(ImagesResult::Image(Box::new(image)))
     }
 
     /// `setattr(image, name, value)` for the attributes an image has; `None` when it has
@@ -269,7 +273,9 @@ impl ImagesController {
         let path_root = change.path[0].as_str();
         let value = change.value.clone().unwrap_or(Value::Null);
         if path_root == "locations" {
-            return Ok(Err(Fault::bad_request("Image locations are not supported by this port.")));
+            return Ok(Err(Fault::bad_request(
+                "Image locations are not supported by this port.",
+            )));
         }
         if path_root == "owner" && !is_admin {
             return Ok(Err(forbidden_detail("Owner can't be updated by non admin.".into())));
@@ -289,7 +295,9 @@ impl ImagesController {
         let path_root = change.path[0].as_str();
         let value = change.value.clone().unwrap_or(Value::Null);
         if path_root == "locations" {
-            return Ok(Err(Fault::bad_request("Image locations are not supported by this port.")));
+            return Ok(Err(Fault::bad_request(
+                "Image locations are not supported by this port.",
+            )));
         }
         let present = Self::hasattr(path_root) || image.extra_property(path_root).is_some();
         if present && change.json_schema_version == 4 {
@@ -474,7 +482,9 @@ impl RequestDeserializer {
                 return Err(forbidden_detail(format!("Attribute '{key}' is reserved.")));
             }
             // The schema let only strings through.
-            image.extra_properties.push((key, value.as_str().unwrap_or("").to_owned()));
+            image
+                .extra_properties
+                .push((key, value.as_str().unwrap_or("").to_owned()));
         }
         Ok(image)
     }
@@ -593,7 +603,9 @@ impl RequestDeserializer {
         };
         let body = Self::get_request_body(request)?;
         let Value::Array(raw_changes) = body else {
-            return Err(Fault::bad_request("Request body must be a JSON array of operation objects."));
+            return Err(Fault::bad_request(
+                "Request body must be a JSON array of operation objects.",
+            ));
         };
         let mut changes = Vec::new();
         for raw_change in &raw_changes {
@@ -611,7 +623,10 @@ impl RequestDeserializer {
                 let path = raw_change[&op].clone();
                 (op, path)
             };
-            let pointer = pointer.as_str().map(str::to_owned).unwrap_or_else(|| schemas::py_repr(&pointer));
+            let pointer = pointer
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| schemas::py_repr(&pointer));
             let path = Self::decode_json_pointer(&pointer)?;
             // `_validate_path`: only `locations` may be deeper than one level.
             let depth = match (path[0].as_str(), op.as_str()) {
@@ -633,7 +648,9 @@ impl RequestDeserializer {
             };
             if op != "remove" {
                 let Some(value) = raw_change.get("value") else {
-                    return Err(Fault::bad_request(format!("Operation \"{op}\" requires a member named \"value\".")));
+                    return Err(Fault::bad_request(format!(
+                        "Operation \"{op}\" requires a member named \"value\"."
+                    )));
                 };
                 change.value = Some(value.clone());
             }
@@ -691,7 +708,9 @@ impl RequestDeserializer {
                 sort_dirs.push(Self::validate_sort_dir(dir.trim())?);
             }
             if sort_dirs.len() > 1 && sort_dirs.len() != sort_keys.len() {
-                return Err(Fault::bad_request("Number of sort dirs does not match the number of sort keys"));
+                return Err(Fault::bad_request(
+                    "Number of sort dirs does not match the number of sort keys",
+                ));
             }
         }
         if sort_keys.is_empty() {
@@ -724,12 +743,16 @@ impl RequestDeserializer {
         }
         // `_get_filters`.
         if let Some((_, visibility)) = params.iter().find(|(k, _)| k == "visibility") {
-            if !visibility.is_empty() && !["community", "public", "private", "shared", "all"].contains(&visibility.as_str()) {
+            if !visibility.is_empty()
+                && !["community", "public", "private", "shared", "all"].contains(&visibility.as_str())
+            {
                 return Err(Fault::bad_request(format!("Invalid visibility value: {visibility}")));
             }
         }
         if params.iter().any(|(k, v)| k == "changes-since" && !v.is_empty()) {
-            return Err(Fault::bad_request("The \"changes-since\" filter is no longer available on v2."));
+            return Err(Fault::bad_request(
+                "The \"changes-since\" filter is no longer available on v2.",
+            ));
         }
         if !["pending", "accepted", "rejected", "all"].contains(&member_status.as_str()) {
             return Err(Fault::bad_request(format!("Invalid status: {member_status}")));
@@ -877,7 +900,13 @@ impl ResponseSerializer {
 impl Serializer for ResponseSerializer {
     type Input = ImagesResult;
 
-    fn serialize(&self, action: &str, result: ImagesResult, request: &mut Environ, start_response: &mut StartResponse) -> Body {
+    fn serialize(
+        &self,
+        action: &str,
+        result: ImagesResult,
+        request: &mut Environ,
+        start_response: &mut StartResponse,
+    ) -> Body {
         match (action, result) {
             ("create", ImagesResult::Image(image)) => {
                 // webob makes the relative Location absolute from the request's host.
@@ -886,7 +915,10 @@ impl Serializer for ResponseSerializer {
                     start_response,
                     "201 Created",
                     Self::image_json(&image),
-                    &[("Location", &location), ("OpenStack-image-import-methods", ENABLED_IMPORT_METHODS)],
+                    &[
+                        ("Location", &location),
+                        ("OpenStack-image-import-methods", ENABLED_IMPORT_METHODS),
+                    ],
                 )
             }
             (_, ImagesResult::Image(image)) => json_response(start_response, "200 OK", Self::image_json(&image), &[]),

@@ -26,7 +26,11 @@ pub fn set_data(image: &mut Image, store: &Store, data: &mut dyn Read, size: Opt
     let added = store.add(&image.image_id, data, size).map_err(SetDataError::Store)?;
     // `_verify_uploaded_data`.
     let checks = [
-        ("size", image.size.map(|s| s.to_string()), added.bytes_written.to_string()),
+        (
+            "size",
+            image.size.map(|s| s.to_string()),
+            added.bytes_written.to_string(),
+        ),
         ("os_hash_value", image.os_hash_value.clone(), added.multihash.clone()),
         ("checksum", image.checksum.clone(), added.checksum.clone()),
     ];

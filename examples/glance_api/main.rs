@@ -28,11 +28,11 @@ mod location;
 mod router;
 mod schemas;
 mod store;
+#[cfg(test)]
+mod tests;
 mod timeutils;
 mod versions;
 mod wsgi;
-#[cfg(test)]
-mod tests;
 
 use std::path::Path;
 use std::sync::Arc;

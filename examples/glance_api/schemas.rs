@@ -70,7 +70,11 @@ pub fn py_repr(v: &Value) -> String {
 }
 
 fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -136,13 +140,7 @@ impl Failure {
 }
 
 /// The keywords of one subschema, in the order jsonschema meets them.
-fn check(
-    v: &Value,
-    schema: &Value,
-    schema_path: &str,
-    pformat_key: &str,
-    instance_path: &str,
-) -> Option<Failure> {
+fn check(v: &Value, schema: &Value, schema_path: &str, pformat_key: &str, instance_path: &str) -> Option<Failure> {
     let fail = |message: String, validator: &'static str| Failure {
         message,
         validator,
@@ -159,13 +157,20 @@ fn check(
         };
         if !types.iter().any(|t| type_matches(v, t)) {
             let names: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
-            return Some(fail(format!("{} is not of type {}", py_repr(v), names.join(", ")), "type"));
+            return Some(fail(
+                format!("{} is not of type {}", py_repr(v), names.join(", ")),
+                "type",
+            ));
         }
     }
     if let Some(Value::Array(options)) = schema.get("enum") {
         if !options.contains(v) {
             return Some(fail(
-                format!("{} is not one of {}", py_repr(v), py_repr(&Value::Array(options.clone()))),
+                format!(
+                    "{} is not one of {}",
+                    py_repr(v),
+                    py_repr(&Value::Array(options.clone()))
+                ),
                 "enum",
             ));
         }
@@ -215,7 +220,13 @@ pub fn validate(obj: &Value) -> Result<(), String> {
         }
         if let Some(v) = map.get(name) {
             let key = py_str_repr(name);
-            if let Some(f) = check(v, schema, &format!("schema['properties'][{key}]"), name, &format!("instance[{key}]")) {
+            if let Some(f) = check(
+                v,
+                schema,
+                &format!("schema['properties'][{key}]"),
+                name,
+                &format!("instance[{key}]"),
+            ) {
                 return Err(invalid(f.to_text()));
             }
         }
@@ -224,7 +235,13 @@ pub fn validate(obj: &Value) -> Result<(), String> {
     for (name, v) in map {
         if !properties.contains_key(name) {
             let key = py_str_repr(name);
-            if let Some(f) = check(v, &additional, "schema['additionalProperties']", "additionalProperties", &format!("instance[{key}]")) {
+            if let Some(f) = check(
+                v,
+                &additional,
+                "schema['additionalProperties']",
+                "additionalProperties",
+                &format!("instance[{key}]"),
+            ) {
                 return Err(invalid(f.to_text()));
             }
         }
@@ -265,7 +282,10 @@ impl Serializer for JSONResponseSerializer {
 
     fn serialize(&self, _action: &str, result: String, _req: &mut Environ, start_response: &mut StartResponse) -> Body {
         let length = result.len().to_string();
-        start_response.call("200 OK", [("Content-Type", "application/json"), ("Content-Length", &length)]);
+        start_response.call(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", &length)],
+        );
         Body::from(result)
     }
 }
@@ -305,7 +325,9 @@ mod tests {
         assert!(e.contains("'abc' does not match '^([0-9a-fA-F]){8}-"), "{e}");
         let e = validate(&json!({"min_disk": "big"})).unwrap_err();
         assert!(e.contains("'big' is not of type 'integer'"), "{e}");
-        assert!(validate(&json!({"name": "x".repeat(256)})).unwrap_err().contains("is too long"));
+        assert!(validate(&json!({"name": "x".repeat(256)}))
+            .unwrap_err()
+            .contains("is too long"));
         assert!(validate(&json!({"name": null, "disk_format": "raw", "min_ram": 1, "tags": ["a"], "x": "y"})).is_ok());
     }
 }

@@ -3,9 +3,9 @@
 //! `get_hasher`), what `add_to_backend_with_multihash` does for `file://`, and
 //! `glance/common/utils.py`'s `LimitingReader` (the `image_size_cap`).
 //!
-//! `add` reads the body 64 KiB at a time, checks the size after each read, feeds md5 (the
-//! legacy `checksum`) and sha512 (the "multihash") and writes the block, so nothing holds
-//! more than one block of an image. Unlike glance_store it writes under a temporary name
+//! `add` reads the body 64 KiB at a time, checks the size after each read, feeds sha512 (the
+//! "multihash") and hands the block to a writer thread that feeds md5 (the legacy
+//! `checksum`) and writes it, so nothing holds more than a few blocks of an image. Unlike glance_store it writes under a temporary name
 //! (`<datadir>/.<id>.tmp-<pid>-<n>`), fsyncs the file, renames it to `<datadir>/<id>`
 //! and fsyncs the directory: a crash leaves either no file or a whole one, and the image
 //! only becomes `active` (in `image_data.rs`) once the file is whole on disk. A failed
@@ -16,8 +16,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use md5::{Digest, Md5};
+use may_wsgi::eventlet::may::sync::mpsc;
 use may_wsgi::eventlet::tpool;
+use md5::{Digest, Md5};
 use sha2::Sha512;
 
 /// `filesystem_store_chunk_size`: 64 KiB, for reads and writes.
@@ -61,9 +62,9 @@ fn write_error(e: io::Error) -> StoreError {
         Some(libc::ENOSPC) | Some(libc::EFBIG) => StoreError::StorageFull(format!(
             "There is not enough disk space on the image storage media: {e}"
         )),
-        Some(libc::EACCES) => StoreError::StorageWriteDenied(format!(
-            "Permission to write image storage media denied: {e}"
-        )),
+        Some(libc::EACCES) => {
+            StoreError::StorageWriteDenied(format!("Permission to write image storage media denied: {e}"))
+        }
         _ => StoreError::Io(e),
     }
 }
@@ -122,12 +123,12 @@ impl Store {
     }
 
     fn write(&self, tmp: &PathBuf, image_id: &str, data: &mut dyn Read, image_size: u64) -> Result<Added, StoreError> {
-        let mut f = File::create(tmp).map_err(write_error)?;
-        let mut checksum = Md5::new();
+        let f = File::create(tmp).map_err(write_error)?;
+        let writer = Writer::start(f);
         let mut os_hash_value = Sha512::new();
         let mut bytes_written: u64 = 0;
-        let mut buf = vec![0u8; WRITE_CHUNKSIZE];
         loop {
+            let mut buf = writer.free_buffer()?;
             // `chunkreadable`: a full block unless the body ends.
             let mut filled = 0;
             while filled < buf.len() {
@@ -141,7 +142,6 @@ impl Store {
             if filled == 0 {
                 break;
             }
-            let chunk = &buf[..filled];
             bytes_written += filled as u64;
             if image_size > 0 && bytes_written > image_size {
                 return Err(StoreError::Invalid(format!(
@@ -151,10 +151,10 @@ impl Store {
             if bytes_written > IMAGE_SIZE_CAP {
                 return Err(StoreError::ImageSizeLimitExceeded);
             }
-            os_hash_value.update(chunk);
-            checksum.update(chunk);
-            f.write_all(chunk).map_err(write_error)?;
-            if filled < buf.len() {
+            os_hash_value.update(&buf[..filled]);
+            let last = filled < buf.len();
+            writer.write(buf, filled)?;
+            if last {
                 break;
             }
         }
@@ -163,9 +163,8 @@ impl Store {
                 "Size mismatch: expected {image_size} bytes, got {bytes_written} bytes"
             )));
         }
-        // fsync can take long on a busy disk: not on the scheduler's thread.
-        let f = tpool::execute(move || f.sync_all().map(|_| f)).map_err(write_error)?;
-        drop(f);
+        // The writer hashes md5, writes and fsyncs on its own thread.
+        let checksum = writer.finish()?;
         let filepath = self.filepath(image_id);
         fs::rename(tmp, &filepath).map_err(write_error)?;
         let dir = self.datadir.clone();
@@ -173,7 +172,7 @@ impl Store {
         Ok(Added {
             location: format!("file://{}", filepath.display()),
             bytes_written,
-            checksum: hex(&checksum.finalize()),
+            checksum,
             multihash: hex(&os_hash_value.finalize()),
         })
     }
@@ -182,8 +181,8 @@ impl Store {
     /// at most (the rest when `None`), as a reader (`ChunkedFile`).
     pub fn get(&self, image_id: &str, offset: u64, length: Option<u64>) -> Result<io::Take<File>, StoreError> {
         let path = self.filepath(image_id);
-        let mut f = File::open(&path)
-            .map_err(|_| StoreError::NotFound(format!("Image file {} not found", path.display())))?;
+        let mut f =
+            File::open(&path).map_err(|_| StoreError::NotFound(format!("Image file {} not found", path.display())))?;
         f.seek(SeekFrom::Start(offset)).map_err(StoreError::Io)?;
         Ok(f.take(length.unwrap_or(u64::MAX)))
     }
@@ -194,6 +193,87 @@ impl Store {
             io::ErrorKind::NotFound => StoreError::NotFound(format!("Image file for {image_id} not found")),
             _ => StoreError::Io(e),
         })
+    }
+}
+
+/// Blocks in flight between the request's coroutine and the writer thread.
+const BUFFERS: usize = 4;
+
+/// The second half of glance_store's loop, on a thread of its own: md5 (`checksum`), the
+/// write and the final fsync. The coroutine reads the body and computes sha512 meanwhile,
+/// so an upload uses two cores where Glance's loop used one; the blocks go round a pool of
+/// [`BUFFERS`], so memory stays at a few blocks however large the image.
+struct Writer {
+    blocks: Option<mpsc::Sender<(Vec<u8>, usize)>>,
+    free: mpsc::Receiver<Vec<u8>>,
+    done: mpsc::Receiver<io::Result<String>>,
+}
+
+impl Writer {
+    fn start(mut f: File) -> Writer {
+        let (blocks_tx, blocks_rx) = mpsc::channel::<(Vec<u8>, usize)>();
+        let (free_tx, free_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel();
+        for _ in 0..BUFFERS {
+            let _ = free_tx.send(vec![0u8; WRITE_CHUNKSIZE]);
+        }
+        std::thread::spawn(move || {
+            let mut checksum = Md5::new();
+            let mut failed = None;
+            while let Ok((buf, len)) = blocks_rx.recv() {
+                if failed.is_none() {
+                    checksum.update(&buf[..len]);
+                    if let Err(e) = f.write_all(&buf[..len]) {
+                        failed = Some(e);
+                        // Tell the reader at once: no free block comes back from now on.
+                        break;
+                    }
+                }
+                let _ = free_tx.send(buf);
+            }
+            let result = match failed {
+                Some(e) => Err(e),
+                None => f.sync_all().map(|_| hex(&checksum.finalize())),
+            };
+            let _ = done_tx.send(result);
+        });
+        Writer {
+            blocks: Some(blocks_tx),
+            free: free_rx,
+            done: done_rx,
+        }
+    }
+
+    /// A block to fill, or the writer's error.
+    fn free_buffer(&self) -> Result<Vec<u8>, StoreError> {
+        match self.free.recv() {
+            Ok(buf) => Ok(buf),
+            Err(_) => Err(self.error()),
+        }
+    }
+
+    fn write(&self, buf: Vec<u8>, len: usize) -> Result<(), StoreError> {
+        match self.blocks.as_ref().map(|b| b.send((buf, len))) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.error()),
+        }
+    }
+
+    /// What went wrong on the writer's side (it has stopped).
+    fn error(&self) -> StoreError {
+        match self.done.recv() {
+            Ok(Err(e)) => write_error(e),
+            _ => StoreError::Io(io::Error::other("the image writer stopped")),
+        }
+    }
+
+    /// Waits for the writes and the fsync: the md5 hex digest.
+    fn finish(mut self) -> Result<String, StoreError> {
+        drop(self.blocks.take());
+        match self.done.recv() {
+            Ok(result) => result.map_err(write_error),
+            Err(_) => Err(StoreError::Io(io::Error::other("the image writer stopped"))),
+        }
     }
 }
 
@@ -235,7 +315,11 @@ mod tests {
         assert_eq!(e.to_string(), "Size mismatch: expected 9 bytes, got 5 bytes");
         let e = s.add("a", &mut &b"hello world"[..], 9).err().unwrap();
         assert_eq!(e.to_string(), "Size exceeds: expected 9 bytes, got 11 bytes");
-        assert_eq!(fs::read_dir(&s.datadir).unwrap().count(), 0, "partial files are unlinked");
+        assert_eq!(
+            fs::read_dir(&s.datadir).unwrap().count(),
+            0,
+            "partial files are unlinked"
+        );
         fs::remove_dir_all(&s.datadir).unwrap();
     }
 }

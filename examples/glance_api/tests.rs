@@ -69,7 +69,10 @@ impl Fixture {
     }
 
     fn patch(&mut self, id: &str, body: &str) -> TestResponse {
-        self.app.patch(&format!("/v2/images/{id}"), body).content_type(V21).send()
+        self.app
+            .patch(&format!("/v2/images/{id}"), body)
+            .content_type(V21)
+            .send()
     }
 
     fn show(&mut self, id: &str) -> Value {
@@ -157,12 +160,21 @@ fn create_and_show() {
     let mut f = fixture();
     let r = f
         .app
-        .post("/v2/images", r#"{"name": "cirros", "os_distro": "cirros", "tags": ["a"]}"#)
+        .post(
+            "/v2/images",
+            r#"{"name": "cirros", "os_distro": "cirros", "tags": ["a"]}"#,
+        )
         .expect_status(201);
     let image = json(&r);
     let id = image["id"].as_str().unwrap();
-    assert_eq!(r.header("Location"), Some(format!("http://localhost/v2/images/{id}").as_str()));
-    assert_eq!(r.header("OpenStack-image-import-methods"), Some("glance-direct,web-download,copy-image"));
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("http://localhost/v2/images/{id}").as_str())
+    );
+    assert_eq!(
+        r.header("OpenStack-image-import-methods"),
+        Some("glance-direct,web-download,copy-image")
+    );
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     assert!(r.header("x-openstack-request-id").unwrap().starts_with("req-"));
     for (k, v) in [
@@ -175,7 +187,15 @@ fn create_and_show() {
     ] {
         assert_eq!(image[k], v, "{k}");
     }
-    for k in ["size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "owner", "disk_format"] {
+    for k in [
+        "size",
+        "virtual_size",
+        "checksum",
+        "os_hash_algo",
+        "os_hash_value",
+        "owner",
+        "disk_format",
+    ] {
         assert!(image[k].is_null(), "{k}");
     }
     assert_eq!(image["min_ram"], 0);
@@ -184,8 +204,13 @@ fn create_and_show() {
     assert_eq!(image["created_at"].as_str().unwrap().len(), 20);
     // Glance's key order: custom properties first, the links last.
     let text = r.text();
-    assert!(text.starts_with(r#"{"os_distro": "cirros", "name": "cirros", "disk_format": null, "#), "{text}");
-    assert!(text.ends_with(&format!(r#""self": "/v2/images/{id}", "file": "/v2/images/{id}/file", "schema": "/v2/schemas/image"}}"#)));
+    assert!(
+        text.starts_with(r#"{"os_distro": "cirros", "name": "cirros", "disk_format": null, "#),
+        "{text}"
+    );
+    assert!(text.ends_with(&format!(
+        r#""self": "/v2/images/{id}", "file": "/v2/images/{id}/file", "schema": "/v2/schemas/image"}}"#
+    )));
     assert_eq!(f.show(id), image);
 
     let chosen = "8a6a5a0e-2b3c-4d5e-8f90-123456789abc";
@@ -199,7 +224,11 @@ fn create_errors() {
     let mut f = fixture();
     let existing = f.create_raw();
     let cases: Vec<(String, u16, String)> = vec![
-        ("{".into(), 400, plain("400 Bad Request", "Malformed JSON in request body.")),
+        (
+            "{".into(),
+            400,
+            plain("400 Bad Request", "Malformed JSON in request body."),
+        ),
         ("[1, 2]".into(), 400, String::new()),
         (r#"{"disk_format": "nope"}"#.into(), 400, String::new()),
         (r#"{"container_format": "nope"}"#.into(), 400, String::new()),
@@ -209,15 +238,26 @@ fn create_errors() {
         (
             r#"{"min_disk": -1}"#.into(),
             400,
-            plain("400 Bad Request", "Invalid value '-1' for parameter 'min_disk': Cannot be a negative value"),
+            plain(
+                "400 Bad Request",
+                "Invalid value '-1' for parameter 'min_disk': Cannot be a negative value",
+            ),
         ),
-        (r#"{"status": "active"}"#.into(), 403, plain("403 Forbidden", "Attribute 'status' is read-only.")),
+        (
+            r#"{"status": "active"}"#.into(),
+            403,
+            plain("403 Forbidden", "Attribute 'status' is read-only."),
+        ),
         (
             r#"{"checksum": "abc"}"#.into(),
             403,
             plain("403 Forbidden", "Attribute 'checksum' is read-only."),
         ),
-        (r#"{"self": "x"}"#.into(), 403, plain("403 Forbidden", "Attribute 'self' is read-only.")),
+        (
+            r#"{"self": "x"}"#.into(),
+            403,
+            plain("403 Forbidden", "Attribute 'self' is read-only."),
+        ),
         (
             format!(r#"{{"id": "{existing}"}}"#),
             409,
@@ -233,20 +273,34 @@ fn create_errors() {
         }
     }
     let r = f.app.post_json("/v2/images", r#"{"disk_format": "nope"}"#).send();
-    assert!(r.text().starts_with("400 Bad Request\n\nProvided object does not match schema 'image': 'nope' is not one of [None, 'ami', "), "{}", r.text());
+    assert!(
+        r.text().starts_with(
+            "400 Bad Request\n\nProvided object does not match schema 'image': 'nope' is not one of [None, 'ami', "
+        ),
+        "{}",
+        r.text()
+    );
     let r = f.app.post_json("/v2/images", r#"{"prop": 5}"#).send();
     assert!(r.text().contains("5 is not of type 'string'"));
     // No body at all.
     let r = f.app.post("/v2/images", "").send();
     assert_eq!(r.text(), plain("400 Bad Request", "Body expected in request."));
     // Error bodies follow Accept.
-    let r = f.app.get("/v2/images/missing").header("Accept", "application/json").expect_status(404);
+    let r = f
+        .app
+        .get("/v2/images/missing")
+        .header("Accept", "application/json")
+        .expect_status(404);
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     assert_eq!(
         r.text(),
         r#"{"message": "No image found with ID missing<br /><br />\n\n\n", "code": "404 Not Found", "title": "Not Found"}"#
     );
-    let r = f.app.get("/v2/images/missing").header("Accept", "text/html").expect_status(404);
+    let r = f
+        .app
+        .get("/v2/images/missing")
+        .header("Accept", "text/html")
+        .expect_status(404);
     assert!(r.text().contains("<title>404 Not Found</title>"));
     let r = f.app.get("/v2/images/missing").expect_status(404);
     assert_eq!(r.text(), plain("404 Not Found", "No image found with ID missing"));
@@ -263,7 +317,12 @@ fn list_pages_sorts_and_filters() {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     let names = |v: &Value| -> Vec<String> {
-        v["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect()
+        v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
     };
     let r = f.app.get("/v2/images").expect_status(200);
     let body = json(&r);
@@ -282,7 +341,11 @@ fn list_pages_sorts_and_filters() {
     assert_eq!(names(&body), ["c"]);
     assert!(body.get("next").is_none());
     // A full last page has a next, the page after is empty.
-    let body = json(&f.app.get(&format!("/v2/images?limit=1&marker={}", ids[1])).expect_status(200));
+    let body = json(
+        &f.app
+            .get(&format!("/v2/images?limit=1&marker={}", ids[1]))
+            .expect_status(200),
+    );
     assert_eq!(names(&body), ["c"]);
     let body = json(&f.app.get(body["next"].as_str().unwrap()).expect_status(200));
     assert!(names(&body).is_empty() && body.get("next").is_none());
@@ -290,7 +353,10 @@ fn list_pages_sorts_and_filters() {
     let body = json(&f.app.get("/v2/images?sort=name:desc&limit=4").expect_status(200));
     assert_eq!(names(&body), ["e", "d", "c", "b"]);
     assert_eq!(body["first"], "/v2/images?sort=name%3Adesc&limit=4");
-    assert!(body["next"].as_str().unwrap().starts_with("/v2/images?sort=name%3Adesc&limit=4&marker="));
+    assert!(body["next"]
+        .as_str()
+        .unwrap()
+        .starts_with("/v2/images?sort=name%3Adesc&limit=4&marker="));
     let body = json(&f.app.get("/v2/images?sort_key=name&sort_dir=asc").expect_status(200));
     assert_eq!(names(&body), ["a", "b", "c", "d", "e"]);
     let body = json(&f.app.get("/v2/images?sort=name").expect_status(200));
@@ -337,7 +403,12 @@ fn list_hides_deleted_hidden_and_community() {
     f.create(r#"{"name": "pub", "visibility": "public"}"#);
     let names = |f: &mut Fixture, q: &str| -> Vec<String> {
         let body = json(&f.app.get(&format!("/v2/images{q}")).expect_status(200));
-        body["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect()
+        body["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
     };
     assert_eq!(names(&mut f, ""), ["pub"]);
     assert_eq!(names(&mut f, "?os_hidden=true"), ["hidden"]);
@@ -385,22 +456,64 @@ fn patch_ops_and_errors() {
     let conflict = "There was a conflict when trying to complete your request.";
     let forbidden = "Access was denied to this resource.";
     let cases = [
-        (r#"[{"op": "replace", "path": "/nope", "value": "x"}]"#, 409, plain_detail("409 Conflict", conflict, "Property nope does not exist.")),
-        (r#"[{"op": "remove", "path": "/nope"}]"#, 409, plain_detail("409 Conflict", conflict, "Property nope does not exist.")),
-        (r#"[{"op": "remove", "path": "/name"}]"#, 403, plain_detail("403 Forbidden", forbidden, "Property name may not be removed.")),
-        (r#"[{"op": "replace", "path": "/status", "value": "active"}]"#, 403, plain("403 Forbidden", "Attribute 'status' is read-only.")),
-        (r#"[{"op": "replace", "path": "/id", "value": "x"}]"#, 403, plain("403 Forbidden", "Attribute 'id' is read-only.")),
+        (
+            r#"[{"op": "replace", "path": "/nope", "value": "x"}]"#,
+            409,
+            plain_detail("409 Conflict", conflict, "Property nope does not exist."),
+        ),
+        (
+            r#"[{"op": "remove", "path": "/nope"}]"#,
+            409,
+            plain_detail("409 Conflict", conflict, "Property nope does not exist."),
+        ),
+        (
+            r#"[{"op": "remove", "path": "/name"}]"#,
+            403,
+            plain_detail("403 Forbidden", forbidden, "Property name may not be removed."),
+        ),
+        (
+            r#"[{"op": "replace", "path": "/status", "value": "active"}]"#,
+            403,
+            plain("403 Forbidden", "Attribute 'status' is read-only."),
+        ),
+        (
+            r#"[{"op": "replace", "path": "/id", "value": "x"}]"#,
+            403,
+            plain("403 Forbidden", "Attribute 'id' is read-only."),
+        ),
         (
             r#"[{"op": "test", "path": "/name", "value": "x"}]"#,
             400,
-            plain("400 Bad Request", "Invalid operation: `test`. It must be one of the following: add, remove, replace."),
+            plain(
+                "400 Bad Request",
+                "Invalid operation: `test`. It must be one of the following: add, remove, replace.",
+            ),
         ),
-        (r#"{"op": "add"}"#, 400, plain("400 Bad Request", "Request body must be a JSON array of operation objects.")),
+        (
+            r#"{"op": "add"}"#,
+            400,
+            plain(
+                "400 Bad Request",
+                "Request body must be a JSON array of operation objects.",
+            ),
+        ),
         ("[", 400, plain("400 Bad Request", "Malformed JSON in request body.")),
-        (r#"[{"op": "replace", "path": "/disk_format", "value": "bogus"}]"#, 400, String::new()),
-        (r#"[{"op": "replace", "path": "/min_disk", "value": "big"}]"#, 400, String::new()),
+        (
+            r#"[{"op": "replace", "path": "/disk_format", "value": "bogus"}]"#,
+            400,
+            String::new(),
+        ),
+        (
+            r#"[{"op": "replace", "path": "/min_disk", "value": "big"}]"#,
+            400,
+            String::new(),
+        ),
         (r#"[{"op": "add", "path": "/prop", "value": 5}]"#, 400, String::new()),
-        (r#"[{"op": "add", "path": "/a/b", "value": "x"}]"#, 400, plain("400 Bad Request", "Invalid JSON pointer for this resource: '/a/b'")),
+        (
+            r#"[{"op": "add", "path": "/a/b", "value": "x"}]"#,
+            400,
+            plain("400 Bad Request", "Invalid JSON pointer for this resource: '/a/b'"),
+        ),
     ];
     for (body, status, text) in cases {
         let r = f.patch(&id, body);
@@ -409,18 +522,25 @@ fn patch_ops_and_errors() {
             assert_eq!(r.text(), text, "{body}");
         }
     }
-    assert!(f.patch(&id, r#"[{"op": "replace", "path": "/min_disk", "value": "big"}]"#)
+    assert!(f
+        .patch(&id, r#"[{"op": "replace", "path": "/min_disk", "value": "big"}]"#)
         .text()
         .contains("'big' is not of type 'integer'"));
     // v2.1 objects under the v2.0 type.
     let r = f
         .app
-        .patch(&format!("/v2/images/{id}"), r#"[{"op": "add", "path": "/x", "value": "y"}]"#)
+        .patch(
+            &format!("/v2/images/{id}"),
+            r#"[{"op": "add", "path": "/x", "value": "y"}]"#,
+        )
         .content_type(V20)
         .expect_status(400);
     assert_eq!(
         r.text(),
-        plain("400 Bad Request", "Operation objects must contain exactly one member named \"add\", \"remove\", or \"replace\".")
+        plain(
+            "400 Bad Request",
+            "Operation objects must contain exactly one member named \"add\", \"remove\", or \"replace\"."
+        )
     );
     // Other media types: 415 with Accept-Patch.
     let r = f.app.patch_json(&format!("/v2/images/{id}"), "[]").expect_status(415);
@@ -432,10 +552,22 @@ fn patch_ops_and_errors() {
     );
     let r = f.patch("00000000-0000-4000-8000-000000000000", "[]");
     assert_eq!(r.status, 404);
-    assert_eq!(r.text(), plain("404 Not Found", "No image found with ID 00000000-0000-4000-8000-000000000000"));
+    assert_eq!(
+        r.text(),
+        plain(
+            "404 Not Found",
+            "No image found with ID 00000000-0000-4000-8000-000000000000"
+        )
+    );
     // protected: true refuses DELETE.
     let r = f.app.delete(&format!("/v2/images/{id}")).expect_status(403);
-    assert_eq!(r.text(), plain("403 Forbidden", &format!("Image {id} is protected and cannot be deleted.")));
+    assert_eq!(
+        r.text(),
+        plain(
+            "403 Forbidden",
+            &format!("Image {id} is protected and cannot be deleted.")
+        )
+    );
 }
 
 #[test]
@@ -474,33 +606,63 @@ fn upload_download_and_ranges() {
         ("bytes=-5", "bytes 6-10/11", b"world"),
         ("bytes=3-100", "bytes 3-10/11", b"lo world"),
     ] {
-        let r = f.app.get(&format!("/v2/images/{id}/file")).header("Range", range).expect_status(206);
+        let r = f
+            .app
+            .get(&format!("/v2/images/{id}/file"))
+            .header("Range", range)
+            .expect_status(206);
         assert_eq!(r.header("Content-Range"), Some(content_range), "{range}");
         assert_eq!(r.body, body, "{range}");
         assert_eq!(r.header("Content-Length"), Some(body.len().to_string().as_str()));
         assert_eq!(r.header("Content-MD5"), Some("5eb63bbbe01eeed093cb22bb8f5acdc3"));
     }
     let stock = "The Range requested is not available.";
-    let r = f.app.get(&format!("/v2/images/{id}/file")).header("Range", "bytes=11-").expect_status(416);
+    let r = f
+        .app
+        .get(&format!("/v2/images/{id}/file"))
+        .header("Range", "bytes=11-")
+        .expect_status(416);
     assert_eq!(
         r.text(),
-        plain_detail(&r.status_line, stock, "Invalid start position in Range header. Start position MUST be in the inclusive range [0, 10].")
+        plain_detail(
+            &r.status_line,
+            stock,
+            "Invalid start position in Range header. Start position MUST be in the inclusive range [0, 10]."
+        )
     );
-    let r = f.app.get(&format!("/v2/images/{id}/file")).header("Range", "garbage").expect_status(416);
+    let r = f
+        .app
+        .get(&format!("/v2/images/{id}/file"))
+        .header("Range", "garbage")
+        .expect_status(416);
     assert_eq!(r.text(), plain_detail(&r.status_line, stock, "Invalid Range header."));
-    let r = f.app.get(&format!("/v2/images/{id}/file")).header("Range", "bytes=0-1,3-4").expect_status(400);
+    let r = f
+        .app
+        .get(&format!("/v2/images/{id}/file"))
+        .header("Range", "bytes=0-1,3-4")
+        .expect_status(400);
     assert_eq!(
         r.text(),
         plain("400 Bad Request", "Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.")
     );
     // The old Content-Range request header.
-    let r = f.app.get(&format!("/v2/images/{id}/file")).header("Content-Range", "bytes 1-3/11").expect_status(206);
+    let r = f
+        .app
+        .get(&format!("/v2/images/{id}/file"))
+        .header("Content-Range", "bytes 1-3/11")
+        .expect_status(206);
     assert_eq!(r.body, b"ell");
 
     // A second upload: 409.
     let r = f.upload(&id, b"again");
     assert_eq!(r.status, 409);
-    assert_eq!(r.text(), plain("409 Conflict", "Image status transition from active to saving is not allowed"));
+    assert_eq!(
+        r.text(),
+        plain(
+            "409 Conflict",
+            "Image status transition from active to saving is not allowed"
+        )
+    );
 }
 
 #[test]
@@ -511,7 +673,10 @@ fn upload_errors_restore_queued() {
     assert_eq!(r.status, 400);
     assert_eq!(
         r.text(),
-        plain("400 Bad Request", "Properties disk_format, container_format must be set prior to saving data.")
+        plain(
+            "400 Bad Request",
+            "Properties disk_format, container_format must be set prior to saving data."
+        )
     );
     assert_eq!(f.show(&bare)["status"], "queued");
 
@@ -524,14 +689,20 @@ fn upload_errors_restore_queued() {
         .header("x-openstack-image-size", "9")
         .send();
     assert_eq!(r.status, 400);
-    assert_eq!(r.text(), plain("400 Bad Request", "Size mismatch: expected 9 bytes, got 5 bytes"));
+    assert_eq!(
+        r.text(),
+        plain("400 Bad Request", "Size mismatch: expected 9 bytes, got 5 bytes")
+    );
     let r = f
         .app
         .put(&path, &b"hello world"[..])
         .content_type("application/octet-stream")
         .header("x-openstack-image-size", "9")
         .send();
-    assert_eq!(r.text(), plain("400 Bad Request", "Size exceeds: expected 9 bytes, got 11 bytes"));
+    assert_eq!(
+        r.text(),
+        plain("400 Bad Request", "Size exceeds: expected 9 bytes, got 11 bytes")
+    );
     let image = f.show(&id);
     assert_eq!(image["status"], "queued");
     assert!(image["size"].is_null());
@@ -542,8 +713,15 @@ fn upload_errors_restore_queued() {
         .content_type("application/octet-stream")
         .header("x-openstack-image-size", "abc")
         .expect_status(400);
-    assert_eq!(r.text(), plain("400 Bad Request", "Invalid or missing image size in request headers."));
-    let r = f.app.put(&path, &b"x"[..]).content_type("text/plain").expect_status(415);
+    assert_eq!(
+        r.text(),
+        plain("400 Bad Request", "Invalid or missing image size in request headers.")
+    );
+    let r = f
+        .app
+        .put(&path, &b"x"[..])
+        .content_type("text/plain")
+        .expect_status(415);
     assert_eq!(
         r.text(),
         "415 Unsupported Media Type\n\nThe request media type text/plain is not supported by this server. \n\n Invalid content type text/plain"
@@ -598,24 +776,41 @@ fn delete_then_everything_is_404() {
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
     assert!(!f.dir.join("images").join(&id).exists(), "the data is unlinked");
     let r = f.app.delete(&format!("/v2/images/{id}")).expect_status(404);
-    assert_eq!(r.text(), plain("404 Not Found", &format!("Failed to find image {id} to delete")));
+    assert_eq!(
+        r.text(),
+        plain("404 Not Found", &format!("Failed to find image {id} to delete"))
+    );
     let r = f.app.get(&format!("/v2/images/{id}")).expect_status(404);
-    assert_eq!(r.text(), plain("404 Not Found", &format!("No image found with ID {id}")));
+    assert_eq!(
+        r.text(),
+        plain("404 Not Found", &format!("No image found with ID {id}"))
+    );
     f.app.get(&format!("/v2/images/{id}/file")).expect_status(404);
     assert_eq!(f.upload(&id, b"x").status, 404);
     let body = json(&f.app.get("/v2/images").expect_status(200));
     assert!(body["images"].as_array().unwrap().is_empty());
     // A deleted id stays taken, as Glance's soft-deleted row keeps it.
-    assert_eq!(f.app.post_json("/v2/images", format!(r#"{{"id": "{id}"}}"#)).send().status, 409);
+    assert_eq!(
+        f.app
+            .post_json("/v2/images", format!(r#"{{"id": "{id}"}}"#))
+            .send()
+            .status,
+        409
+    );
 }
 
 #[test]
 fn tags() {
     let mut f = fixture();
     let id = f.create_raw();
-    let r = f.app.put(&format!("/v2/images/{id}/tags/blue"), Vec::new()).expect_status(204);
+    let r = f
+        .app
+        .put(&format!("/v2/images/{id}/tags/blue"), Vec::new())
+        .expect_status(204);
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
-    f.app.put(&format!("/v2/images/{id}/tags/blue"), Vec::new()).expect_status(204);
+    f.app
+        .put(&format!("/v2/images/{id}/tags/blue"), Vec::new())
+        .expect_status(204);
     assert_eq!(f.show(&id)["tags"], serde_json::json!(["blue"]));
     let body = json(&f.app.get("/v2/images?tag=blue").expect_status(200));
     assert_eq!(body["images"].as_array().unwrap().len(), 1);
@@ -624,14 +819,19 @@ fn tags() {
     let r = f.app.put("/v2/images/nope/tags/x", Vec::new()).expect_status(404);
     assert_eq!(r.text(), plain("404 Not Found", "Image nope not found."));
     let long = "t".repeat(256);
-    f.app.put(&format!("/v2/images/{id}/tags/{long}"), Vec::new()).expect_status(400);
+    f.app
+        .put(&format!("/v2/images/{id}/tags/{long}"), Vec::new())
+        .expect_status(400);
 }
 
 #[test]
 fn a_restart_finds_everything() {
     let dir = std::env::temp_dir().join(format!("glance-api-restart-{}", timeutils::uuid4()));
     let id = {
-        let mut f = Fixture { app: app_on(&dir), dir: PathBuf::new() };
+        let mut f = Fixture {
+            app: app_on(&dir),
+            dir: PathBuf::new(),
+        };
         let id = f.create_raw();
         assert_eq!(f.upload(&id, b"persist me").status, 204);
         f.patch(&id, r#"[{"op": "add", "path": "/k", "value": "v"}]"#);

@@ -27,7 +27,9 @@ impl Controller {
             format!("{{\"id\": \"v{version}\", \"status\": \"{status}\", \"links\": [{{\"rel\": \"self\", \"href\": {href_json}}}]}}")
         };
         let mut version_objs = vec![build_version_object("2.18", "CURRENT")];
-        for v in ["2.17", "2.16", "2.15", "2.14", "2.9", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0"] {
+        for v in [
+            "2.17", "2.16", "2.15", "2.14", "2.9", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0",
+        ] {
             version_objs.push(build_version_object(v, "SUPPORTED"));
         }
         let body = format!("{{\"versions\": [{}]}}", version_objs.join(", "));
@@ -95,7 +97,7 @@ impl<A: Application> Application for VersionNegotiationFilter<A> {
             log::debug!("Unknown version. Returning version choices.");
             return self.versions_app.index(environ, start_response, false);
         };
-        environ.set("api.version", &version.to_string());
+        environ.set("api.version", version.to_string());
         let mut req = Request::new(environ);
         let path_info = format!("/v{version}{}", req.path_info());
         req.set_path_info(&path_info);

@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn ranges_as_glance_reads_them() {
         let r = |h: &str| get_range_from_request(&environ(&[("Range", h)]), 11);
-        assert_eq!(r("bytes=0-4").unwrap(), Some(RangeVal::Range { start: 0, end: Some(5) }));
+        assert_eq!(
+            r("bytes=0-4").unwrap(),
+            Some(RangeVal::Range { start: 0, end: Some(5) })
+        );
         assert_eq!(r("bytes=6-").unwrap(), Some(RangeVal::Range { start: 6, end: None }));
         assert_eq!(r("bytes=-5").unwrap(), Some(RangeVal::Range { start: -5, end: None }));
         assert_eq!(r("bytes=11-").unwrap_err().code, 416);
@@ -154,7 +157,13 @@ mod tests {
         let mut out = String::new();
         push_json_str(&mut out, "é\"");
         assert_eq!(out, r#""é\"""#);
-        assert_eq!(from_json(b"5").unwrap_err().explanation, "Unexpected body type. Expected list/dict.");
-        assert_eq!(from_json(b"{").unwrap_err().explanation, "Malformed JSON in request body.");
+        assert_eq!(
+            from_json(b"5").unwrap_err().explanation,
+            "Unexpected body type. Expected list/dict."
+        );
+        assert_eq!(
+            from_json(b"{").unwrap_err().explanation,
+            "Malformed JSON in request body."
+        );
     }
 }

@@ -430,7 +430,11 @@ mod tests {
         e.set("PATH_INFO", "");
         let (status, headers, _) = call(&r, e);
         assert_eq!(status, "302 Found");
-        assert_eq!(header(&headers, "Location"), Some("http://h/v2/"), "made absolute, as webob does");
+        assert_eq!(
+            header(&headers, "Location"),
+            Some("http://h/v2/"),
+            "made absolute, as webob does"
+        );
     }
 
     #[test]
@@ -465,7 +469,9 @@ mod tests {
             r#"{"message": "There was a conflict when trying to complete your request.<br /><br />\nProperty nope does not exist.\n\n", "code": "409 Conflict", "title": "Conflict"}"#
         );
         // From a webob error, as a controller's `?` makes it.
-        let f: Fault = crate::webob::exc::HTTPNotFound().with_explanation("No image found with ID 7").into();
+        let f: Fault = crate::webob::exc::HTTPNotFound()
+            .with_explanation("No image found with ID 7")
+            .into();
         assert_eq!(f, Fault::new(404, "No image found with ID 7"));
         let f: Fault = crate::webob::exc::HTTPConflict().with_detail("d").into();
         assert_eq!(f, Fault::new(409, "").with_detail("d"));
