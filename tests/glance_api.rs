@@ -271,6 +271,23 @@ fn saving_is_stored_before_the_body_is_read() {
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(show(addr, &id)["status"], "active");
 
+    // Deleted while its data streams: 410 Gone, and the data is not kept.
+    let id = create(addr);
+    let mut c = start_chunked_upload(addr, &id, None);
+    send_chunk(&mut c, &data[..1 << 20]);
+    assert!(eventually(|| show(addr, &id)["status"] == "saving"));
+    assert_eq!(
+        request(addr, "DELETE", &format!("/v2/images/{id}"), &[], b"").status,
+        204
+    );
+    send_chunk(&mut c, &data[1 << 20..2 << 20]);
+    let r = finish_chunked(c);
+    assert_eq!(r.status, 410, "{}", r.text());
+    assert!(r
+        .text()
+        .contains(&format!("Image {id} could not be found after upload.")));
+    assert!(!dir.0.join("images").join(&id).exists());
+
     // A body shorter than its declared size: 400, back to queued, no file.
     let id = create(addr);
     let mut c = start_chunked_upload(addr, &id, Some(100));
