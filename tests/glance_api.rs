@@ -402,3 +402,20 @@ fn workers_stay_small_while_images_stream() {
     let _ = std::io::stdout().flush();
     std::thread::sleep(Duration::from_millis(1));
 }
+
+#[test]
+fn the_program_names_itself_and_refuses_a_bad_data_dir() {
+    let (status, out, _) = run_command(Command::new(example()).arg("--version"), None);
+    assert_eq!((status, String::from_utf8_lossy(&out).trim()), (0, "glance-api 33.0.0"));
+    let (status, out, _) = run_command(Command::new(example()).arg("--help"), None);
+    assert_eq!(status, 0);
+    assert!(String::from_utf8_lossy(&out).contains("--data-dir"));
+    // A data directory that is a file: a message and status 2, no server.
+    let dir = DataDir::new("badflag");
+    let file = dir.0.join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let args = ["--bind", "127.0.0.1:0", "--data-dir", file.to_str().unwrap()];
+    let (status, _, err) = run_command(Command::new(example()).args(args), None);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("cannot use the data directory"), "{err}");
+}

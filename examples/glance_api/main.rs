@@ -92,15 +92,17 @@ fn main() {
             let gateway = match Gateway::open(&data_dir) {
                 Ok(gateway) => gateway,
                 Err(e) => {
-                    eprintln!("glance-api: cannot open the data directory {e}");
-                    std::process::exit(1);
+                    // A bad --data-dir is a bad flag: status 2, as for the server's own.
+                    eprintln!("glance-api: cannot use the data directory {e}");
+                    std::process::exit(2);
                 }
             };
-            // Before the workers fork: what a crashed upload left is removed.
+            // Before the workers fork (and before the log is set up, hence stderr): what a
+            // crashed upload left is removed.
             match gateway.store.remove_partial_files() {
                 Ok(0) => {}
-                Ok(n) => log::warn!("removed {n} partial image files left by an interrupted upload"),
-                Err(e) => log::warn!("could not clean {}: {e}", gateway.store.datadir.display()),
+                Ok(n) => eprintln!("glance-api: removed {n} partial image files left by an interrupted upload"),
+                Err(e) => eprintln!("glance-api: could not clean {}: {e}", gateway.store.datadir.display()),
             }
             init_app(Arc::new(gateway))
         })
