@@ -14,7 +14,8 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use may_wsgi::eventlet::may::sync::mpsc;
 use may_wsgi::eventlet::tpool;
@@ -204,6 +205,8 @@ const BUFFERS: usize = 4;
 /// so an upload uses two cores where Glance's loop used one; the blocks go round a pool of
 /// [`BUFFERS`], so memory stays at a few blocks however large the image.
 struct Writer {
+    /// Set when the upload fails before `finish`: the partial file is not worth an fsync.
+    aborted: Arc<AtomicBool>,
     blocks: Option<mpsc::Sender<(Vec<u8>, usize)>>,
     free: mpsc::Receiver<Vec<u8>>,
     done: mpsc::Receiver<io::Result<String>>,
@@ -217,6 +220,8 @@ impl Writer {
         for _ in 0..BUFFERS {
             let _ = free_tx.send(vec![0u8; WRITE_CHUNKSIZE]);
         }
+        let aborted = Arc::new(AtomicBool::new(false));
+        let abort_seen = aborted.clone();
         std::thread::spawn(move || {
             let mut checksum = Md5::new();
             let mut failed = None;
@@ -237,11 +242,13 @@ impl Writer {
             }
             let result = match failed {
                 Some(e) => Err(e),
+                None if abort_seen.load(Ordering::Acquire) => Err(io::Error::other("upload abandoned")),
                 None => f.sync_all().map(|_| hex(&checksum.finalize())),
             };
             let _ = done_tx.send(result);
         });
         Writer {
+            aborted,
             blocks: Some(blocks_tx),
             free: free_rx,
             done: done_rx,
@@ -272,6 +279,8 @@ impl Writer {
     }
 
     /// Waits for the writes and the fsync: the md5 hex digest.
+    ///
+    /// Dropping the writer without `finish` abandons the file (its `Drop`).
     fn finish(mut self) -> Result<String, StoreError> {
         drop(self.blocks.take());
         match self.done.recv() {
@@ -293,6 +302,15 @@ fn start_writeback(f: &File, offset: u64, len: u64) {
     // SAFETY: a valid descriptor; the call only schedules I/O on it.
     unsafe {
         libc::sync_file_range(f.as_raw_fd(), offset as i64, len as i64, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// An upload that failed part way: the thread stops without the fsync.
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.blocks.is_some() {
+            self.aborted.store(true, Ordering::Release);
+        }
     }
 }
 
