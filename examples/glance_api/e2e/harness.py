@@ -41,7 +41,6 @@ class Server:
         self.url = url
         self.proc = None
         self.lines = []
-        self._port_found = threading.Event()
         self._port = None
 
     @property
@@ -55,12 +54,15 @@ class Server:
     def start(self, timeout=60):
         cmd = [self.binary, "--bind", "127.0.0.1:0", "--workers", str(self.workers),
                "--data-dir", self.data_dir, *self.extra]
-        self.lines, self._port, self._port_found = [], None, threading.Event()
+        # Fresh state for each start: the reader of a previous process may still be draining.
+        self.lines, self._port = [], None
+        found = threading.Event()
         # Its own process group: a kill -9 can reach the workers too, as a crash would.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        threading.Thread(target=self._read_output, args=(self.proc.stdout,), daemon=True).start()
-        if not self._port_found.wait(timeout) or self._port is None:
+        threading.Thread(target=self._read_output, args=(self.proc.stdout, self.lines, found),
+                         daemon=True).start()
+        if not found.wait(timeout) or self._port is None:
             self.kill()
             raise RuntimeError("server never printed a 127.0.0.1:PORT it listens on; it said:\n"
                                + "\n".join(self.lines[-40:]))
@@ -76,16 +78,16 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("server did not answer GET /versions; it said:\n" + "\n".join(self.lines[-40:]))
 
-    def _read_output(self, pipe):
+    def _read_output(self, pipe, lines, found):
         for raw in iter(pipe.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\n")
-            self.lines.append(line)
-            if self._port is None:
+            lines.append(line)
+            if not found.is_set():
                 m = re.search(r"(?:127\.0\.0\.1|localhost|0\.0\.0\.0):(\d+)", line)
                 if m and int(m.group(1)) != 0:
                     self._port = int(m.group(1))
-                    self._port_found.set()
-        self._port_found.set()
+                    found.set()
+        found.set()
 
     def pids(self):
         """The master and its live children (the workers), from /proc."""
