@@ -703,6 +703,28 @@ def check_paging_with_ties(c, srv, page_set):
         c.expect_eq("no image twice, paging by " + query, len(got), len(names))
 
 
+def check_tie_breakers(c, srv):
+    """Glance appends created_at and id as tie-breakers (§6), in the direction of the one
+    sort_dir given, else desc: `glance/db/sqlalchemy/api.py` image_get_all sets
+    default_sort_dir = 'desc' and takes sort_dir[0] only when exactly one direction was given.
+    Three images of one name, created in order, with ids in the same order (so a clock that
+    ties them changes nothing)."""
+    tag = uuid.uuid4().hex[:8]
+    ids = []
+    for i in (1, 2, 3):
+        chosen = "%d%s" % (i, str(uuid.uuid4())[1:])
+        ids.append(create(c, srv, id=chosen, name="tie-" + tag, grp=tag)["id"])
+    up, down = ids, ids[::-1]
+    for q, want in (("sort=name:asc", up), ("sort=name:desc", down), ("sort_key=name&sort_dir=asc", up),
+                    ("sort_key=name", down), ("sort_key=name&sort_key=status&sort_dir=asc", up),
+                    ("sort=name:asc,status:asc", down), ("sort=name:desc,status:asc", down),
+                    ("sort_key=name&sort_key=status&sort_dir=asc&sort_dir=asc", down)):
+        b = expect_json(c, q, request(srv, "GET", "/v2/images?grp=%s&%s" % (tag, q)))
+        if b:
+            c.expect_eq(q + " tie-breakers (created_at, id: one sort_dir's direction, else desc)",
+                        [i["id"] for i in b["images"]], want)
+
+
 def check_sort_by_size_with_nulls(c, srv):
     """Images without data have a null size; the database sorts NULL first ascending."""
     tag = uuid.uuid4().hex[:8]
@@ -771,6 +793,6 @@ WIRE_CHECKS = [
     check_versions, check_redirect_and_unrouted, check_method_not_allowed, check_request_ids,
     check_error_bodies_by_accept, check_schema, check_create, check_create_errors, check_list_errors,
     check_list_filters, check_patch, check_patch_errors, check_upload, check_upload_errors,
-    check_upload_states, check_download, check_delete, check_sort_by_size_with_nulls,
+    check_upload_states, check_download, check_delete, check_tie_breakers, check_sort_by_size_with_nulls,
     check_across_workers, check_unicode,
 ]
