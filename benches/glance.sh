@@ -11,7 +11,9 @@
 # under uWSGI, /work/shared/glance-images-v2.md section 0) in the same run, for ratios.
 # The machine is shared and noisy: read the ratios, not the absolute figures.
 #
-# Knobs: PORT (18190) CONNS (50) DURATION (10 s) MIB (256) BIG_MIB (1024) IMAGES (25) REF_URL
+# Knobs: PORT (18190) CONNS (50) DURATION (10 s) MIB (256) ROUNDS (3: median) BIG_MIB (1024)
+#        IMAGES (25) REF_URL
+#        GLANCE_API_BIN (a binary to measure instead of building the release example)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -22,6 +24,7 @@ DURATION=${DURATION:-10}
 MIB=${MIB:-256}
 BIG_MIB=${BIG_MIB:-1024}
 IMAGES=${IMAGES:-25}
+ROUNDS=${ROUNDS:-3}
 REF_URL=${REF_URL:-}
 
 for tool in wrk curl bc; do
@@ -31,8 +34,12 @@ for tool in wrk curl bc; do
     fi
 done
 
-cargo build --release -q --example glance_api
-BIN=${CARGO_TARGET_DIR:-target}/release/examples/glance_api
+if [ -n "${GLANCE_API_BIN:-}" ]; then
+    BIN=$GLANCE_API_BIN
+else
+    cargo build --release -q --example glance_api
+    BIN=${CARGO_TARGET_DIR:-target}/release/examples/glance_api
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/glance-bench.XXXXXX")
 pid=
@@ -66,16 +73,16 @@ create() {
 upload() {
     if [ "${4:-}" = sized ]; then
         head -c "$(($3 << 20))" /dev/zero >"$WORK/sized.img"
-        curl -sS -o /dev/null -w '%{http_code} %{time_total}' -T "$WORK/sized.img" \
+        curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -T "$WORK/sized.img" \
             -H 'Content-Type: application/octet-stream' "$1/v2/images/$2/file"
         rm -f "$WORK/sized.img"
     else
-        head -c "$(($3 << 20))" /dev/zero | curl -sS -o /dev/null -w '%{http_code} %{time_total}' -T - \
+        head -c "$(($3 << 20))" /dev/zero | curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -T - \
             -H 'Content-Type: application/octet-stream' "$1/v2/images/$2/file"
     fi
 }
 # download URL ID: prints "status bytes seconds".
-download() { curl -sS -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$1/v2/images/$2/file"; }
+download() { curl -sS -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' "$1/v2/images/$2/file"; }
 mibps() { echo "$1 / $2" | bc -l; }
 
 # list URL: prints "req/s p50" from wrk on GET /v2/images with IMAGES images there.
@@ -84,20 +91,29 @@ list_rate() {
     awk '/Requests\/sec/ {r = $2} $1 == "50%" {p = $2} /Non-2xx/ {bad = $NF} END {print r, p, (bad ? bad : 0)}' "$WORK/wrk.out"
 }
 
-# measure NAME URL: the same sequence on any server; prints one result line to parse.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+codes() { printf '%s\n' "$@" | sort -u | paste -sd/ -; }
+
+# measure NAME URL: the same sequence on any server; prints one result line to parse. The
+# transfers run ROUNDS times and the median time counts (the statuses are all shown).
 measure() {
-    local name=$1 url=$2 i id out
+    local name=$1 url=$2 i id cc=() tc=() cs=() ts=() cd=() bd=() td=() c t b
     for i in $(seq 1 "$IMAGES"); do create "$url" "bench-$i" >/dev/null; done
     read -r rps p50 bad < <(list_rate "$url")
-    id=$(create "$url" chunked)
-    read -r code_c t_c < <(upload "$url" "$id" "$MIB")
-    read -r code_d bytes_d t_d < <(download "$url" "$id")
-    id=$(create "$url" sized)
-    read -r code_s t_s < <(upload "$url" "$id" "$MIB" sized)
-    echo "$name $rps $p50 $bad $code_c $t_c $code_s $t_s $code_d $bytes_d $t_d"
+    for i in $(seq 1 "$ROUNDS"); do
+        id=$(create "$url" chunked)
+        read -r c t < <(upload "$url" "$id" "$MIB"); cc+=("$c"); tc+=("$t")
+        read -r c b t < <(download "$url" "$id"); cd+=("$c"); bd+=("$b"); td+=("$t")
+        curl -sS -o /dev/null -X DELETE "$url/v2/images/$id"
+        id=$(create "$url" sized)
+        read -r c t < <(upload "$url" "$id" "$MIB" sized); cs+=("$c"); ts+=("$t")
+        curl -sS -o /dev/null -X DELETE "$url/v2/images/$id"
+    done
+    echo "$name $rps $p50 $bad $(codes "${cc[@]}") $(median "${tc[@]}") $(codes "${cs[@]}") $(median "${ts[@]}")" \
+        "$(codes "${cd[@]}") $(codes "${bd[@]}") $(median "${td[@]}")"
 }
 
-echo "glance_api: --workers 2 --no-access-log; wrk -t2 -c$CONNS -d${DURATION}s on GET /v2/images ($IMAGES images); $MIB MiB up and down"
+echo "glance_api: --workers 2 --no-access-log; wrk -t2 -c$CONNS -d${DURATION}s on GET /v2/images ($IMAGES images); $MIB MiB up and down, median of $ROUNDS"
 echo "(shared, noisy machine: other work runs beside; read ratios, not absolute figures)"
 read -r _ rps p50 bad code_c t_c code_s t_s code_d bytes_d t_d < <(measure port "$URL")
 hwm_list=$(sum_kib VmHWM); rss_now=$(sum_kib VmRSS)
@@ -113,8 +129,8 @@ worker_hwm=$(for w in $(workers); do kib "$w" VmHWM; done | sort -n | tail -1)
 hwm_all=$(sum_kib VmHWM)
 curl -sS -o /dev/null -X DELETE "$URL/v2/images/$id"
 
-printf '\n%-34s %16s %18s   %s\n' "glance_api, --workers 2" "measured" "target" "verdict"
-row() { printf '%-34s %16s %18s   %s\n' "$1" "$2" "$3" "$4"; }
+printf '\n%-34s %16s %22s   %s\n' "glance_api, --workers 2" "measured" "target" "verdict"
+row() { printf '%-34s %16s %22s   %s\n' "$1" "$2" "$3" "$4"; }
 ok() { if [ "$(echo "$1" | bc -l)" = 1 ]; then echo met; else echo "NOT met"; fi; }
 row "image-list req/s (p50 $p50)" "$(printf '%.0f' "$rps")" ">= 8000 (100x80)" "$(ok "$rps >= 8000")$([ "$bad" != 0 ] && echo ", $bad non-2xx")"
 row "upload $MIB MiB chunked, MiB/s" "$(printf '%.0f (%s)' "$(mibps "$MIB" "$t_c")" "$code_c")" ">= 134-232 (2x67-116)" "$(ok "$MIB / $t_c >= 134")"
@@ -123,7 +139,7 @@ row "download $MIB MiB, MiB/s" "$(printf '%.0f (%s)' "$(mibps "$MIB" "$t_d")" "$
 row "peak RSS master+workers, MiB" "$(mib "$hwm_list")" "<= 27.5 (275/10)" "$(ok "$hwm_list <= 27.5 * 1024") (now $(mib "$rss_now"))"
 row "upload $BIG_MIB MiB chunked, MiB/s" "$(printf '%.0f (%s)' "$(mibps "$BIG_MIB" "$t_bu")" "$code_bu")" "-" ""
 row "download $BIG_MIB MiB, MiB/s" "$(printf '%.0f (%s)' "$(mibps "$BIG_MIB" "$t_bd")" "$code_bd")" "-" "$([ "$bytes_bd" = $((BIG_MIB << 20)) ] && echo "all bytes" || echo "got $bytes_bd bytes")"
-row "largest worker VmHWM after 1 GiB" "$(mib "$worker_hwm")" "< 32" "$(ok "$worker_hwm < 32 * 1024")"
+row "largest worker VmHWM after $BIG_MIB MiB" "$(mib "$worker_hwm")" "< 32" "$(ok "$worker_hwm < 32 * 1024")"
 row "peak RSS master+workers after all" "$(mib "$hwm_all")" "<= 27.5" "$(ok "$hwm_all <= 27.5 * 1024")"
 if [ -n "$REF_URL" ]; then
     printf '\nbeside %s (same run, same sequence):\n' "$REF_URL"
