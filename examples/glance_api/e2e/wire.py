@@ -775,6 +775,57 @@ def check_across_workers(c, srv):
     c.expect_eq("a DELETE seen by every next connection", statuses, [404] * 8)
 
 
+def check_client_gone_mid_upload(c, srv):
+    """A client that goes away half-way: the image goes back to `queued` (§8, _restore) and
+    takes a new upload."""
+    iid = raw_image(c, srv, name="e2e-abandoned")["id"]
+    up = PausedUpload(srv, iid, b"a" * (1 << 20), size_header=4 << 20)
+    eventually(lambda: show(srv, iid)["status"] == "saving", timeout=10)
+    up.drop()
+    c.expect(eventually(lambda: show(srv, iid)["status"] == "queued", timeout=20),
+             "status after the client went away: %r" % show(srv, iid)["status"])
+    expect_204(c, "a new upload after the abandoned one", put_file(srv, iid, b"second try"))
+    expect_active_with(c, "after the abandoned upload", show(srv, iid), b"second try")
+
+
+def check_json_pointer_escapes(c, srv):
+    """RFC 6901 in PATCH paths, as glanceclient's warlock writes them: ~1 is '/', ~0 is '~'."""
+    iid = raw_image(c, srv, name="e2e-pointer")["id"]
+    doc = expect_json(c, "PATCH /a~1b and /c~0d", patch(srv, iid, [{"op": "add", "path": "/a~1b", "value": "slash"},
+                                                                      {"op": "add", "path": "/c~0d", "value": "tilde"}]))
+    if doc:
+        c.expect_eq("properties from escaped pointers", (doc.get("a/b"), doc.get("c~d")), ("slash", "tilde"))
+
+
+def check_connection_after_early_reply(c, srv):
+    """An error sent before the body was read (415, 409) must leave the connection usable or
+    closed, never misread: the unread body is not taken for the next request."""
+    import socket
+    iid = raw_image(c, srv, name="e2e-early")["id"]
+    put_file(srv, iid, b"abc")
+    host, port = srv.hostport.rsplit(":", 1)
+    body = b"GET /v2/images HTTP/1.1\r\n" * 40000  # a body that looks like requests
+    for what, ctype in (("415", "text/plain"), ("409", "application/octet-stream")):
+        s = socket.create_connection((host, int(port)), timeout=20)
+        s.sendall(b"PUT /v2/images/%s/file HTTP/1.1\r\nHost: t\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                  % (iid.encode(), ctype.encode(), len(body)) + body
+                  + b"GET /versions HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        out = b""
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except (ConnectionResetError, socket.timeout) as e:
+            c.expect(not isinstance(e, socket.timeout), "%s with an unread body: the connection hung" % what)
+        finally:
+            s.close()
+        statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", out)
+        c.expect(statuses in ([what.encode()], [what.encode(), b"200"]),
+                 "%s with an unread body, then GET /versions: statuses %r" % (what, statuses))
+
+
 def check_unicode(c, srv):
     name = "ünïcødé ☃ image " + uuid.uuid4().hex[:6]
     doc = create(c, srv, name=name, description="naïve – “quoted” \\ back\\slash", container_format="bare")
@@ -794,5 +845,6 @@ WIRE_CHECKS = [
     check_error_bodies_by_accept, check_schema, check_create, check_create_errors, check_list_errors,
     check_list_filters, check_patch, check_patch_errors, check_upload, check_upload_errors,
     check_upload_states, check_download, check_delete, check_tie_breakers, check_sort_by_size_with_nulls,
-    check_across_workers, check_unicode,
+    check_across_workers, check_unicode, check_client_gone_mid_upload, check_json_pointer_escapes,
+    check_connection_after_early_reply,
 ]
