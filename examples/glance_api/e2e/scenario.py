@@ -308,7 +308,7 @@ def check_cli_list(c, env):
 def check_api(c, env):
     """python-glanceclient's Python API, as a program would use it."""
     from glanceclient import exc
-    gc, srv = env.gc(), env.srv
+    gc = env.gc()
     data = data_of(3 << 20, env.run + "api")
     image = gc.images.create(name="e2e-api", disk_format="raw", container_format="bare", os_distro="debian",
                              tags=["x"], min_disk=1)

@@ -418,7 +418,7 @@ def check_list_filters(c, srv):
     tag = uuid.uuid4().hex[:8]
     a = raw_image(c, srv, name="flt-a-" + tag, grp=tag, visibility="private")
     b = raw_image(c, srv, name="flt-b-" + tag, grp=tag, visibility="public")
-    hidden = raw_image(c, srv, name="flt-h-" + tag, grp=tag, os_hidden=True)
+    raw_image(c, srv, name="flt-h-" + tag, grp=tag, os_hidden=True)
     gone = raw_image(c, srv, name="flt-d-" + tag, grp=tag)
     put_file(srv, a["id"], b"x" * 100)
     put_file(srv, b["id"], b"y" * 1000)
@@ -471,7 +471,6 @@ def check_patch(c, srv):
     doc = expect_json(c, "PATCH remove a custom property", r)
     if doc:
         c.expect("os_version" not in doc, "removed property gone: %r" % doc)
-    blank = raw_image(c, srv, name="e2e-patch-null")
     blank = create(c, srv, name="e2e-patch-null2")
     doc = expect_json(c, "PATCH add on a null core field", patch(srv, blank["id"], [{"op": "add", "path": "/disk_format", "value": "raw"}]))
     if doc:
