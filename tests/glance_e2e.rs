@@ -1,10 +1,11 @@
 //! examples/glance_api end to end, judged by a real client: python-glanceclient 4.13.0 (its
 //! `glance` CLI and its Python API) plus raw http.client checks, in
 //! examples/glance_api/e2e/scenario.py. This test only finds the two programs, the example's
-//! binary (the debug build `cargo test --all-targets` made) and a virtualenv's Python with
-//! glanceclient, and runs the scenario, which starts the port with `--workers 2` on port 0 and a
-//! temporary data dir, stops it, restarts it and kills it on that dir. Every expectation
-//! there comes from /work/shared/glance-images-v2.md, observed on a real Glance 33.0.0.
+//! binary (built for this profile first: a no-op after `cargo test --all-targets`) and a
+//! virtualenv's Python with glanceclient, and runs the scenario, which starts the port with
+//! `--workers 2` on port 0 and a temporary data dir, stops it, restarts it and kills it on
+//! that dir. Every expectation there comes from /work/shared/glance-images-v2.md, observed on
+//! a real Glance 33.0.0.
 //!
 //! The virtualenv is `$GLANCE_VENV`, else `~/.cache/may_wsgi/venv-glance`; `.ci/glance-venv`
 //! makes it (CI runs it from `.ci/run`). Without it the test fails, saying so: glanceclient is
@@ -36,19 +37,20 @@ fn venv_python() -> PathBuf {
     python
 }
 
-/// The example's binary from this build's profile, built first if `cargo test` did not build
-/// it already (as tests/examples.rs does).
+/// The example's binary from this build's profile, built (or found up to date) first: a
+/// `cargo test --test glance_e2e` alone does not build examples, and an old binary would be
+/// judged instead of the code at hand. Cargo holds no lock while tests run.
 fn example_binary() -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_may-wsgi"));
-    let path = bin.parent().unwrap().join("examples").join("glance_api");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "glance_api"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building example glance_api");
+    let profile_dir = bin.parent().unwrap();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet", "--example", "glance_api"]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cargo.arg("--release");
     }
-    path
+    let status = cargo.status().expect("cargo runs");
+    assert!(status.success(), "building example glance_api");
+    profile_dir.join("examples").join("glance_api")
 }
 
 #[test]
