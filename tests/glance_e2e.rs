@@ -7,9 +7,9 @@
 //! that dir. Every expectation there comes from /work/shared/glance-images-v2.md, observed on
 //! a real Glance 33.0.0.
 //!
-//! The virtualenv is `$GLANCE_VENV`, else `~/.cache/may_wsgi/venv-glance`; `.ci/glance-venv`
-//! makes it (CI runs it from `.ci/run`). Without it the test fails, saying so: glanceclient is
-//! what this test is about, so it must not pass without it.
+//! The virtualenv is `$GLANCE_VENV`, else the project's `.ci/venv`; `.ci/glance-venv` installs
+//! the client there (`.ci/run` calls it). Without it the test fails, saying so: glanceclient is
+//! what this test is about, so it must not pass without it (as tests/ports.rs does).
 #![cfg(feature = "json")]
 
 use std::io::Read;
@@ -23,15 +23,14 @@ const LIMIT: Duration = Duration::from_secs(600);
 
 /// The virtualenv's Python, or a failure that says how to make it.
 fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("GLANCE_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        Path::new(&home).join(".cache/may_wsgi/venv-glance")
-    });
+    let venv = std::env::var_os("GLANCE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/venv"));
     let python = venv.join("bin/python");
     assert!(
         python.exists() && venv.join("bin/glance").exists(),
-        "no python-glanceclient virtualenv at {}: run `.ci/glance-venv` (or set GLANCE_VENV to one \
-         that has `pip install python-glanceclient==4.13.0`)",
+        "no python-glanceclient in the virtualenv {}: run `.ci/glance-venv` (or `.ci/run`), or set \
+         GLANCE_VENV to one that has `pip install python-glanceclient==4.13.0`",
         venv.display()
     );
     python
