@@ -4,7 +4,9 @@
 # threads, and THREADS worker processes of one thread each; then 1 GiB through /echo with the
 # server's peak RSS. The machine is shared and noisy, so the ratio is the figure that counts.
 # Then the capacity section, benches/capacity.sh (idle connections, slowloris, fresh requests;
-# its own knobs are listed there; `make bench-capacity` runs it alone).
+# its own knobs are listed there; `make bench-capacity` runs it alone), and last the port's
+# section, benches/glance.sh (`make bench-glance` runs it alone), if the release build of
+# examples/glance_api exists (its LTO build takes minutes, so this script does not start one).
 #
 # Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (3) UPLOAD_MB (1024)
 #        LATENCY_CONNS (1000: the p99 round)
@@ -91,3 +93,10 @@ printf 'upload: %d bytes echoed in %.2f s = %.0f MiB/s each way; server peak RSS
 # The servers above are stopped first, so they take no memory or CPU from the capacity run.
 cleanup; wait "${pids[@]}" 2>/dev/null || true; pids=()
 ./benches/capacity.sh
+
+# The port's section: examples/glance_api against the issue's targets.
+if [ -x "$TARGET/release/examples/glance_api" ]; then
+    ./benches/glance.sh
+else
+    echo "glance_api: skipped, the release example is not built (cargo build --release --example glance_api, or make bench-glance)"
+fi
