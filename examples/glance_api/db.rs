@@ -441,17 +441,32 @@ impl ImageRepo {
         &self,
         marker: Option<&str>,
         limit: usize,
-        sort: &[SortKey],
+        sort_key: &[String],
+        sort_dir: &[bool],
         filters: &Filters,
     ) -> Result<Vec<Image>, GlanceError> {
         let catalog = self.db.catalog()?;
         let conditions = Conditions::from_filters(filters)?;
-        // Glance appends created_at and id, in the first direction, as tie-breaks.
-        let mut keys: Vec<SortKey> = sort.to_vec();
-        let first_dir = keys.first().is_some_and(|k| k.1);
+        // No direction: desc for every key; one: that one for every key and for the
+        // tie-breaks; one per key: each its own, and desc for the tie-breaks.
+        let sort_key: Vec<String> = if sort_key.is_empty() {
+            vec!["created_at".to_owned()]
+        } else {
+            sort_key.to_vec()
+        };
+        let mut default_sort_dir = false;
+        let sort_dir: Vec<bool> = match sort_dir {
+            [] => vec![default_sort_dir; sort_key.len()],
+            [one] => {
+                default_sort_dir = *one;
+                vec![*one; sort_key.len()]
+            }
+            each => each.to_vec(),
+        };
+        let mut keys: Vec<SortKey> = sort_key.into_iter().zip(sort_dir).collect();
         for key in ["created_at", "id"] {
             if !keys.iter().any(|(k, _)| k == key) {
-                keys.push((key.to_owned(), first_dir));
+                keys.push((key.to_owned(), default_sort_dir));
             }
         }
         let marker_image = match marker {
@@ -583,13 +598,13 @@ mod tests {
         let names = |v: Vec<Image>| v.into_iter().map(|i| i.name.unwrap()).collect::<Vec<_>>();
         let all = Filters::default();
         assert_eq!(
-            names(repo.list(None, 25, &[("created_at".into(), false)], &all).unwrap()),
+            names(repo.list(None, 25, &["created_at".into()], &[false], &all).unwrap()),
             ["c", "a", "b"]
         );
-        let page = repo.list(None, 2, &[("name".into(), true)], &all).unwrap();
+        let page = repo.list(None, 2, &["name".into()], &[true], &all).unwrap();
         assert_eq!(names(page.clone()), ["a", "b"]);
         let next = repo
-            .list(Some(&page[1].image_id), 2, &[("name".into(), true)], &all)
+            .list(Some(&page[1].image_id), 2, &["name".into()], &[true], &all)
             .unwrap();
         assert_eq!(names(next), ["c"]);
         let grp = Filters {
@@ -597,7 +612,7 @@ mod tests {
             ..Filters::default()
         };
         assert_eq!(
-            names(repo.list(None, 25, &[("name".into(), true)], &grp).unwrap()),
+            names(repo.list(None, 25, &["name".into()], &[true], &grp).unwrap()),
             ["a"]
         );
         let name_in = Filters {
@@ -605,16 +620,19 @@ mod tests {
             ..Filters::default()
         };
         assert_eq!(
-            names(repo.list(None, 25, &[("name".into(), true)], &name_in).unwrap()),
+            names(repo.list(None, 25, &["name".into()], &[true], &name_in).unwrap()),
             ["a", "c"]
         );
         let bad = Filters {
             params: vec![("size_min".into(), "abc".into())],
             ..Filters::default()
         };
-        assert!(matches!(repo.list(None, 25, &[], &bad), Err(GlanceError::Invalid(_))));
         assert!(matches!(
-            repo.list(Some("nope"), 25, &[], &all),
+            repo.list(None, 25, &[], &[], &bad),
+            Err(GlanceError::Invalid(_))
+        ));
+        assert!(matches!(
+            repo.list(Some("nope"), 25, &[], &[], &all),
             Err(GlanceError::NotFound(_))
         ));
         fs::remove_dir_all(dir).unwrap();

@@ -17,7 +17,7 @@ use may_wsgi::{Body, Environ, StartResponse};
 use serde_json::Value;
 
 use crate::context::RequestContext;
-use crate::db::{Filters, ImageRepo, SortKey};
+use crate::db::{Filters, ImageRepo};
 use crate::domain::{GlanceError, Image, ImageFactory, NewImage};
 use crate::schemas;
 use crate::timeutils::isotime;
@@ -46,7 +46,9 @@ pub struct Change {
 pub struct IndexParams {
     pub marker: Option<String>,
     pub limit: Option<usize>,
-    pub sort: Vec<SortKey>,
+    pub sort_keys: Vec<String>,
+    /// As given: none, one for every key, or one each; `image_get_all` spreads them.
+    pub sort_dirs: Vec<bool>,
     pub filters: Vec<(String, String)>,
     pub tags: Vec<String>,
 }
@@ -151,7 +153,13 @@ impl ImagesController {
         let limit = params.limit.unwrap_or(LIMIT_PARAM_DEFAULT).min(API_LIMIT_MAX);
         let images = self
             .repo()
-            .list(params.marker.as_deref(), limit, &params.sort, &filters)
+            .list(
+                params.marker.as_deref(),
+                limit,
+                &params.sort_keys,
+                &params.sort_dirs,
+                &filters,
+            )
             .map_err(|e| match e {
                 GlanceError::NotFound(m) | GlanceError::Invalid(m) => Fault::bad_request(m),
                 other => server_error(other.msg()),
@@ -684,8 +692,9 @@ impl RequestDeserializer {
         Some(params.remove(i).1)
     }
 
-    /// `_get_sorting_params`: both syntaxes; `created_at desc` by default.
-    fn get_sorting_params(params: &mut Vec<(String, String)>) -> Result<Vec<SortKey>, Fault> {
+    /// `_get_sorting_params`: both syntaxes; `created_at desc` by default. The directions
+    /// stay as given: how many there were decides the tie-breaks' direction in the db.
+    fn get_sorting_params(params: &mut Vec<(String, String)>) -> Result<(Vec<String>, Vec<bool>), Fault> {
         let mut sort_keys = Vec::new();
         let mut sort_dirs = Vec::new();
         let has = |params: &Vec<(String, String)>, k: &str| params.iter().any(|(key, _)| key == k);
@@ -719,12 +728,7 @@ impl RequestDeserializer {
         if sort_dirs.is_empty() {
             sort_dirs.push(false);
         }
-        // `_image_get_all`: one direction applies to every key.
-        let n = sort_keys.len();
-        if sort_dirs.len() == 1 {
-            sort_dirs = vec![sort_dirs[0]; n];
-        }
-        Ok(sort_keys.into_iter().zip(sort_dirs).collect())
+        Ok((sort_keys, sort_dirs))
     }
 
     /// `index(self, request)`.
@@ -765,7 +769,7 @@ impl RequestDeserializer {
                 Ok(l) => Some(l as usize),
             },
         };
-        let sort = Self::get_sorting_params(&mut params)?;
+        let (sort_keys, sort_dirs) = Self::get_sorting_params(&mut params)?;
         // What is left are the filters: a dict, so the last value of a key counts.
         let mut filters: Vec<(String, String)> = Vec::new();
         for (k, v) in params {
@@ -777,7 +781,8 @@ impl RequestDeserializer {
         Ok(IndexParams {
             marker,
             limit,
-            sort,
+            sort_keys,
+            sort_dirs,
             filters,
             tags,
         })
