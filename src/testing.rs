@@ -310,6 +310,7 @@ fn run(app: &dyn Application, head: &[u8], input: Box<dyn Read>, debug: bool) ->
         keep_alive: true,
         debug,
         max_drain: u64::MAX,
+        limit_request_body: None,
     };
     gateway::serve_request(
         app,

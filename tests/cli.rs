@@ -29,6 +29,7 @@ fn bad_flags_exit_2_with_a_message() {
         (&["--limit-request-line", "0"][..], "out of range"),
         (&["--frobnicate"][..], "frobnicate"),
         (&["--log-level", "shouty"][..], "shouty"),
+        (&["--limit-request-body", "1M"][..], "--limit-request-body"),
     ] {
         let (code, _, err) = run_command(Command::new(BIN).args(args), None);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -48,6 +49,7 @@ fn help_and_version() {
         "--keep-alive",
         "--client-timeout",
         "--access-logfile",
+        "--limit-request-body",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }

@@ -229,6 +229,7 @@ const VALUE_FLAGS: &[&str] = &[
     "limit-request-fields",
     "limit-request-field-size",
     "limit-request-head-size",
+    "limit-request-body",
     "access-logfile",
     "log-level",
     "backlog",
@@ -329,6 +330,12 @@ fn server_options() -> Options {
         "",
         "limit-request-head-size",
         "largest request head in bytes, request line and fields together (default 65536, eventlet's MAX_TOTAL_HEADER_SIZE)",
+        "BYTES",
+    );
+    o.optopt(
+        "",
+        "limit-request-body",
+        "largest request body in bytes: a larger Content-Length is answered 413 before the app runs, a chunked body that grows past it fails wsgi.input (nginx's client_max_body_size; default 0, no limit)",
         "BYTES",
     );
     o.optopt(
@@ -604,6 +611,9 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
         limits.head_total = n as usize;
     }
     server.limits = limits;
+    if let Some(n) = src.parse("limit-request-body", |t| number_in(t, 0, u64::MAX / 2))? {
+        server.limit_request_body = (n > 0).then_some(n);
+    }
     if src.present("no-access-log") {
         if src.get("access-logfile").is_some() {
             return Err(UsageError(
@@ -725,6 +735,11 @@ mod tests {
         assert_eq!(c.server.stack_size, 128 * 1024);
         assert_eq!(c.server.limits, Limits::default());
         assert_eq!(c.server.access_log, AccessLogTarget::Stderr);
+        assert_eq!(c.server.limit_request_body, None, "no body limit unless asked");
+        assert_eq!(
+            parse(&["--limit-request-body", "0"]).unwrap().server.limit_request_body,
+            None
+        );
         assert!(c.threads >= 1);
     }
 
@@ -753,6 +768,8 @@ mod tests {
             "200",
             "--limit-request-head-size",
             "4096",
+            "--limit-request-body",
+            "1048576",
             "--access-logfile",
             "/tmp/a.log",
             "--log-level",
@@ -777,6 +794,7 @@ mod tests {
                 head_total: 4096,
             }
         );
+        assert_eq!(c.server.limit_request_body, Some(1 << 20));
         assert_eq!(c.server.access_log, AccessLogTarget::File("/tmp/a.log".into()));
         assert_eq!(c.log_level, LevelFilter::Debug);
         assert!(c.server.debug && c.server.log_x_forwarded_for);
@@ -812,6 +830,8 @@ mod tests {
         assert!(err(&["--bogus"]).contains("bogus"));
         assert!(err(&["--log-level", "loud"]).contains("loud"));
         assert!(err(&["stray"]).contains("stray"));
+        assert!(err(&["--limit-request-body", "1M"]).contains("--limit-request-body"));
+        assert!(err(&["--limit-request-body", "-1"]).contains("--limit-request-body"));
         assert!(err(&["--no-access-log", "--access-logfile", "x"]).contains("contradict"));
     }
 

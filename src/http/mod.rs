@@ -27,7 +27,7 @@ pub mod response;
 #[cfg(test)]
 mod fuzz;
 
-pub use body::{Decoder, Step};
+pub use body::{Decoder, Step, BODY_TOO_LARGE};
 pub use request::{parse_head, Framing, Head, HttpError, Limits, Span, TargetForm};
 
 /// Helpers the parser tests share: a small deterministic random source, cut points, and
@@ -99,7 +99,11 @@ pub(crate) mod testing {
     /// input is kept and extended. Returns the body and how many bytes of `raw` it took;
     /// an error with status 0 when the input ran out first.
     pub fn decode_in(framing: Framing, raw: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, usize), HttpError> {
-        let mut dec = Decoder::new(Some(framing));
+        decode_with(Decoder::new(Some(framing)), raw, cuts)
+    }
+
+    /// [`decode_in`] with a decoder made beforehand (one with a body limit, say).
+    pub fn decode_with(mut dec: Decoder, raw: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, usize), HttpError> {
         let mut body = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
         let mut taken = 0;

@@ -527,6 +527,7 @@ fn handle_request(
         keep_alive: !cfg.keep_alive.is_zero() && !shared.stopping.load(Ordering::Relaxed),
         debug: cfg.debug,
         max_drain: cfg.max_drain,
+        limit_request_body: cfg.limit_request_body,
     };
     // The crew's note of what is being served (see `crew`): where the line is.
     let begun = |environ: &Environ| note.request(environ.request_line());

@@ -81,6 +81,12 @@ pub struct ServerConfig {
     /// Most request-body bytes read and thrown away after a response so the connection can
     /// be kept; beyond this it is closed instead.
     pub max_drain: u64,
+    /// Most request-body bytes accepted (`--limit-request-body`, nginx's
+    /// `client_max_body_size`): a larger Content-Length is answered 413 before the
+    /// application runs; a chunked body that grows past it fails `wsgi.input` with
+    /// `io::ErrorKind::FileTooLarge` and is answered 413 (or cut, if the response has
+    /// begun). `None`, the default, accepts any size, as gunicorn and eventlet do.
+    pub limit_request_body: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +105,7 @@ impl Default for ServerConfig {
             url_scheme: "http".to_owned(),
             multiprocess: false,
             max_drain: 1024 * 1024,
+            limit_request_body: None,
         }
     }
 }

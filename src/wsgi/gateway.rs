@@ -16,7 +16,7 @@ use std::rc::Rc;
 use super::exchange::{Exchange, Expect};
 use super::start_response::{ExcInfoAbort, RequestInfo, SendError};
 use super::{Application, Body, Environ, Input, StartResponse};
-use crate::http::{Decoder, Head};
+use crate::http::{Decoder, Framing, Head, BODY_TOO_LARGE};
 
 /// How the request's connection goes on.
 pub(crate) enum Next {
@@ -35,6 +35,8 @@ pub(crate) struct Settings {
     /// Most request-body bytes read and thrown away after a response so the connection can
     /// be kept; beyond this it is closed instead.
     pub max_drain: u64,
+    /// Most request-body bytes accepted (`--limit-request-body`); more is a 413.
+    pub limit_request_body: Option<u64>,
 }
 
 /// Serves the request whose head (`head`, parsed from the start of the exchange's unread
@@ -62,7 +64,7 @@ pub(crate) fn serve_request(
         is_head = head.is_head_method(head_bytes);
         environ.begin(head_bytes, head);
         rb.pos += head.len;
-        c.decoder = Decoder::new(head.framing);
+        c.decoder = Decoder::new(head.framing).with_limit(settings.limit_request_body);
         c.expect = if head.expect_continue {
             Expect::Pending
         } else {
@@ -84,6 +86,16 @@ pub(crate) fn serve_request(
         keep_alive_requested: head.keep_alive_requested,
     });
 
+    if too_large(head, settings) {
+        // Refused before the application runs, as nginx's client_max_body_size does: the
+        // 413 goes out at once (a client waiting on `Expect: 100-continue` never sends
+        // the body), and the connection closes with a linger so the answer is not lost
+        // to a reset while the client is still sending.
+        start_response.send_error(BODY_TOO_LARGE.status, BODY_TOO_LARGE.reason);
+        ended(environ, start_response);
+        environ.end();
+        return Next::Linger;
+    }
     let result = catch_unwind(AssertUnwindSafe(|| {
         let body = app.call(environ, start_response);
         send_response(start_response, body)
@@ -151,6 +163,11 @@ pub(crate) fn serve_request(
         next = Next::Close;
     }
     next
+}
+
+/// A Content-Length past `--limit-request-body`.
+fn too_large(head: &Head, settings: &Settings) -> bool {
+    matches!((head.framing, settings.limit_request_body), (Some(Framing::Length(n)), Some(limit)) if n > limit)
 }
 
 /// Sends what the application returned. Dropping `body` afterwards is WSGI's close().
