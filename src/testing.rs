@@ -304,6 +304,7 @@ fn run(app: &dyn Application, head: &[u8], input: Box<dyn Read>, debug: bool) ->
         script_name: String::new(),
         url_scheme: "http".to_owned(),
         multiprocess: false,
+        trusted_proxy: false,
     });
     let mut start_response = StartResponse::new(x.clone());
     let settings = Settings {
@@ -311,6 +312,7 @@ fn run(app: &dyn Application, head: &[u8], input: Box<dyn Read>, debug: bool) ->
         debug,
         max_drain: u64::MAX,
         limit_request_body: None,
+        forwarded_allow: None,
     };
     gateway::serve_request(
         app,

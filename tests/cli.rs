@@ -30,6 +30,7 @@ fn bad_flags_exit_2_with_a_message() {
         (&["--frobnicate"][..], "frobnicate"),
         (&["--log-level", "shouty"][..], "shouty"),
         (&["--limit-request-body", "1M"][..], "--limit-request-body"),
+        (&["--forwarded-allow-ips", "localhost"][..], "--forwarded-allow-ips"),
     ] {
         let (code, _, err) = run_command(Command::new(BIN).args(args), None);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -50,6 +51,7 @@ fn help_and_version() {
         "--client-timeout",
         "--access-logfile",
         "--limit-request-body",
+        "--forwarded-allow-ips",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }

@@ -138,3 +138,118 @@ fn a_chunked_body_past_the_limit_after_the_head_went_out_cuts_the_connection() {
         vec![Err(std::io::ErrorKind::FileTooLarge)]
     );
 }
+
+// --- trusted proxy headers (--forwarded-allow-ips) -------------------------------------
+
+/// The environ the demo's `/environ` shows for a request with these extra header lines,
+/// sent over `stream`.
+fn environ_over(stream: impl std::io::Read + std::io::Write, extra: &str) -> (u16, Vec<(String, String)>) {
+    let mut reader = std::io::BufReader::new(stream);
+    reader
+        .get_mut()
+        .write_all(format!("GET /environ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{extra}\r\n").as_bytes())
+        .unwrap();
+    let r = read_response(&mut reader, false).unwrap();
+    let keys = r
+        .text()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    (r.status, keys)
+}
+
+fn value<'a>(keys: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    keys.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+const FORWARDED: &str = "X-Forwarded-For: 10.9.9.9, 203.0.113.7\r\nX-Forwarded-Proto: https\r\n";
+
+fn demo_with(config: ServerConfig) -> may_wsgi::ServerHandle {
+    start(may_wsgi::demo::app, config)
+}
+
+#[test]
+fn a_trusted_proxy_sets_remote_addr_and_the_scheme() {
+    // The default trusts 127.0.0.1, where the test's client is.
+    let server = demo_with(config());
+    let tcp = || std::net::TcpStream::connect(server.local_addr()).unwrap();
+    let (status, keys) = environ_over(tcp(), FORWARDED);
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(&keys, "REMOTE_ADDR"),
+        Some("203.0.113.7"),
+        "the rightmost untrusted hop"
+    );
+    assert_eq!(value(&keys, "wsgi.url_scheme"), Some("https"));
+    assert_eq!(
+        value(&keys, "REMOTE_PORT"),
+        None,
+        "the proxy's port says nothing of the client"
+    );
+    assert_eq!(
+        value(&keys, "HTTP_X_FORWARDED_FOR"),
+        Some("10.9.9.9, 203.0.113.7"),
+        "the header itself stays"
+    );
+    for ssl in ["X-Forwarded-Ssl: on\r\n", "X-Forwarded-Protocol: ssl\r\n"] {
+        assert_eq!(
+            value(&environ_over(tcp(), ssl).1, "wsgi.url_scheme"),
+            Some("https"),
+            "{ssl}"
+        );
+    }
+    // Without the headers, the peer as before.
+    let (_, keys) = environ_over(tcp(), "");
+    assert_eq!(value(&keys, "REMOTE_ADDR"), Some("127.0.0.1"));
+    assert!(value(&keys, "REMOTE_PORT").is_some_and(|p| p.parse::<u16>().is_ok()));
+    assert_eq!(value(&keys, "wsgi.url_scheme"), Some("http"));
+}
+
+#[test]
+fn conflicting_scheme_headers_from_a_trusted_proxy_are_400() {
+    let seen = Arc::new(Seen::default());
+    let server = start(body_app(seen.clone()), config());
+    let mut c = Client::connect(server.local_addr());
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-Ssl: on\r\nX-Forwarded-Proto: http\r\n\r\n");
+    let r = c.response();
+    assert_eq!(r.status, 400, "{}", r.head);
+    assert!(r.text().contains("scheme"), "{}", r.text());
+    assert!(r.closes() && c.is_closed());
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0, "the app never ran");
+}
+
+#[test]
+fn an_untrusted_peer_s_forwarding_headers_change_nothing() {
+    let untrusted = ServerConfig {
+        forwarded_allow_ips: may_wsgi::http::ForwardedAllow::parse("10.0.0.1").unwrap(),
+        ..config()
+    };
+    let server = demo_with(untrusted.clone());
+    let tcp = || std::net::TcpStream::connect(server.local_addr()).unwrap();
+    let conflicting = "X-Forwarded-Ssl: on\r\nX-Forwarded-Proto: http\r\n";
+    for extra in [FORWARDED, conflicting] {
+        let (status, keys) = environ_over(tcp(), extra);
+        assert_eq!(status, 200, "not even a conflict is looked at: {extra}");
+        assert_eq!(value(&keys, "REMOTE_ADDR"), Some("127.0.0.1"));
+        assert_eq!(value(&keys, "wsgi.url_scheme"), Some("http"));
+    }
+    // A Unix-domain peer is trusted whatever the list says (gunicorn's rule): only local
+    // processes with the socket's permissions can connect.
+    let dir = std::env::temp_dir().join(format!("may_wsgi_fwd_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let unix = may_wsgi::Server::from_listener(listener, may_wsgi::demo::app, untrusted)
+        .unwrap()
+        .start()
+        .unwrap();
+    let stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let (_, keys) = environ_over(stream, FORWARDED);
+    assert_eq!(value(&keys, "REMOTE_ADDR"), Some("203.0.113.7"));
+    assert_eq!(value(&keys, "wsgi.url_scheme"), Some("https"));
+    drop(unix);
+    let _ = std::fs::remove_dir_all(&dir);
+}

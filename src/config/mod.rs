@@ -20,7 +20,7 @@ use std::time::Duration;
 use getopts::{Matches, Options};
 use log::LevelFilter;
 
-use crate::http::Limits;
+use crate::http::{ForwardedAllow, Limits};
 use crate::logging;
 use crate::server::{AccessLogTarget, ServerConfig};
 use file::Entry;
@@ -230,6 +230,7 @@ const VALUE_FLAGS: &[&str] = &[
     "limit-request-field-size",
     "limit-request-head-size",
     "limit-request-body",
+    "forwarded-allow-ips",
     "access-logfile",
     "log-level",
     "backlog",
@@ -337,6 +338,12 @@ fn server_options() -> Options {
         "limit-request-body",
         "largest request body in bytes: a larger Content-Length is answered 413 before the app runs, a chunked body that grows past it fails wsgi.input (nginx's client_max_body_size; default 0, no limit)",
         "BYTES",
+    );
+    o.optopt(
+        "",
+        "forwarded-allow-ips",
+        "proxies whose X-Forwarded-For (REMOTE_ADDR) and X-Forwarded-Proto/-Ssl/-Protocol (wsgi.url_scheme) are believed: addresses and networks, comma-separated, or '*' for all; Unix-domain peers always are (gunicorn's; default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1)",
+        "IPS",
     );
     o.optopt(
         "",
@@ -611,6 +618,13 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
         limits.head_total = n as usize;
     }
     server.limits = limits;
+    if let Some(allow) = src.parse("forwarded-allow-ips", ForwardedAllow::parse)? {
+        server.forwarded_allow_ips = allow;
+    } else if let Ok(from_env) = std::env::var("FORWARDED_ALLOW_IPS") {
+        // gunicorn's default comes from the environment too.
+        server.forwarded_allow_ips =
+            ForwardedAllow::parse(&from_env).map_err(|why| UsageError(format!("FORWARDED_ALLOW_IPS: {why}")))?;
+    }
     if let Some(n) = src.parse("limit-request-body", |t| number_in(t, 0, u64::MAX / 2))? {
         server.limit_request_body = (n > 0).then_some(n);
     }
@@ -770,6 +784,8 @@ mod tests {
             "4096",
             "--limit-request-body",
             "1048576",
+            "--forwarded-allow-ips",
+            "10.0.0.0/8, 192.168.0.1",
             "--access-logfile",
             "/tmp/a.log",
             "--log-level",
@@ -795,6 +811,17 @@ mod tests {
             }
         );
         assert_eq!(c.server.limit_request_body, Some(1 << 20));
+        assert_eq!(
+            c.server.forwarded_allow_ips,
+            ForwardedAllow::parse("10.0.0.0/8,192.168.0.1").unwrap()
+        );
+        assert_eq!(
+            parse(&["--forwarded-allow-ips", "*"])
+                .unwrap()
+                .server
+                .forwarded_allow_ips,
+            ForwardedAllow::All
+        );
         assert_eq!(c.server.access_log, AccessLogTarget::File("/tmp/a.log".into()));
         assert_eq!(c.log_level, LevelFilter::Debug);
         assert!(c.server.debug && c.server.log_x_forwarded_for);
@@ -832,6 +859,7 @@ mod tests {
         assert!(err(&["stray"]).contains("stray"));
         assert!(err(&["--limit-request-body", "1M"]).contains("--limit-request-body"));
         assert!(err(&["--limit-request-body", "-1"]).contains("--limit-request-body"));
+        assert!(err(&["--forwarded-allow-ips", "localhost"]).contains("--forwarded-allow-ips"));
         assert!(err(&["--no-access-log", "--access-logfile", "x"]).contains("contradict"));
     }
 

@@ -9,6 +9,7 @@
 //!   Host, framing, Expect).
 //! - [`body`]: the Content-Length / chunked body decoder behind `wsgi.input`.
 //! - [`response`]: status reasons, the cached Date, chunk lines, the server's own errors.
+//! - [`forwarded`]: `X-Forwarded-For` and the scheme headers of a trusted proxy.
 //! - `grammar`: the ABNF rules both check by hand (token, quoted-string, host).
 //!
 //! What a request may be, in short: a request line `method SP request-target SP HTTP/1.x`
@@ -20,6 +21,7 @@
 //! no whitespace anywhere. CONNECT is 501. The whole head is at most `Limits::head_total`.
 
 pub mod body;
+pub mod forwarded;
 pub(crate) mod grammar;
 pub mod request;
 pub mod response;
@@ -28,6 +30,7 @@ pub mod response;
 mod fuzz;
 
 pub use body::{Decoder, Step, BODY_TOO_LARGE};
+pub use forwarded::ForwardedAllow;
 pub use request::{parse_head, Framing, Head, HttpError, Limits, Span, TargetForm};
 
 /// Helpers the parser tests share: a small deterministic random source, cut points, and

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::Limits;
+use crate::http::{ForwardedAllow, Limits};
 use crate::wsgi::Application;
 pub use access_log::AccessLog;
 use buffers::Buffers;
@@ -87,6 +87,11 @@ pub struct ServerConfig {
     /// `io::ErrorKind::FileTooLarge` and is answered 413 (or cut, if the response has
     /// begun). `None`, the default, accepts any size, as gunicorn and eventlet do.
     pub limit_request_body: Option<u64>,
+    /// The proxies whose `X-Forwarded-For` (REMOTE_ADDR) and `X-Forwarded-Proto`,
+    /// `X-Forwarded-Ssl`, `X-Forwarded-Protocol` (`wsgi.url_scheme`) are believed
+    /// (gunicorn's `forwarded_allow_ips`, default `127.0.0.1,::1`; Unix-domain peers always
+    /// are). From other peers those headers reach the app untouched and change nothing.
+    pub forwarded_allow_ips: ForwardedAllow,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +111,7 @@ impl Default for ServerConfig {
             multiprocess: false,
             max_drain: 1024 * 1024,
             limit_request_body: None,
+            forwarded_allow_ips: ForwardedAllow::default(),
         }
     }
 }

@@ -583,9 +583,9 @@ impl Lobby {
             Some(pair) => pair.clone(),
             None => stream.server_name_port(),
         };
-        let (remote_addr, remote_port) = match peer {
-            Peer::Tcp(a) => (a.ip().to_string(), a.port().to_string()),
-            Peer::Unix => (String::new(), String::new()),
+        let (remote_addr, remote_port, peer_ip) = match peer {
+            Peer::Tcp(a) => (a.ip().to_string(), a.port().to_string(), Some(a.ip())),
+            Peer::Unix => (String::new(), String::new(), None),
         };
         let info = ConnInfo {
             server_name,
@@ -595,6 +595,7 @@ impl Lobby {
             script_name: cfg.script_name.clone(),
             url_scheme: cfg.url_scheme.clone(),
             multiprocess: cfg.multiprocess,
+            trusted_proxy: cfg.forwarded_allow_ips.trusts(peer_ip),
         };
         let fd = stream.fd();
         let home = Box::new(Home {

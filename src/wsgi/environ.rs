@@ -28,6 +28,9 @@ pub struct ConnInfo {
     pub script_name: String,
     pub url_scheme: String,
     pub multiprocess: bool,
+    /// The peer is a proxy named by `--forwarded-allow-ips` (or a Unix-domain peer): its
+    /// `X-Forwarded-For` and scheme headers are believed.
+    pub trusted_proxy: bool,
 }
 
 /// A string of the request: a slice of the head, owned when it had to be decoded, or a
@@ -316,6 +319,11 @@ impl Environ {
     /// Serves another connection: its part of the environ replaces the last one's.
     pub(crate) fn set_conn_info(&mut self, conn: ConnInfo) {
         self.conn = conn;
+    }
+
+    /// The connection's part of the environ.
+    pub(crate) fn conn_info(&self) -> &ConnInfo {
+        &self.conn
     }
 
     /// The connection's part of the environ, handed back when the connection goes idle

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use super::exchange::{Exchange, Expect};
 use super::start_response::{ExcInfoAbort, RequestInfo, SendError};
 use super::{Application, Body, Environ, Input, StartResponse};
+use crate::http::forwarded::{self, Forwarded, ForwardedAllow};
 use crate::http::{Decoder, Framing, Head, BODY_TOO_LARGE};
 
 /// How the request's connection goes on.
@@ -27,7 +28,7 @@ pub(crate) enum Next {
 }
 
 /// What the server decides for every request.
-pub(crate) struct Settings {
+pub(crate) struct Settings<'a> {
     /// The connection may carry another request (keep-alive is on, no stop under way).
     pub keep_alive: bool,
     /// Put the panic message in the 500 body (eventlet's `debug=True`).
@@ -37,6 +38,8 @@ pub(crate) struct Settings {
     pub max_drain: u64,
     /// Most request-body bytes accepted (`--limit-request-body`); more is a 413.
     pub limit_request_body: Option<u64>,
+    /// The trusted proxies (`--forwarded-allow-ips`); `None` reads no forwarding headers.
+    pub forwarded_allow: Option<&'a ForwardedAllow>,
 }
 
 /// Serves the request whose head (`head`, parsed from the start of the exchange's unread
@@ -50,11 +53,12 @@ pub(crate) fn serve_request(
     environ: &mut Environ,
     start_response: &mut StartResponse,
     head: &Head,
-    settings: &Settings,
+    settings: &Settings<'_>,
     begun: impl FnOnce(&Environ),
     ended: impl FnOnce(&Environ, &StartResponse),
 ) -> Next {
     let is_head;
+    let forwarded;
     {
         let mut c = core.borrow_mut();
         let Some(rb) = c.rbuf.as_mut() else {
@@ -63,6 +67,10 @@ pub(crate) fn serve_request(
         let head_bytes = &rb.buf[rb.pos..rb.pos + head.len];
         is_head = head.is_head_method(head_bytes);
         environ.begin(head_bytes, head);
+        forwarded = match settings.forwarded_allow {
+            Some(allow) if environ.conn_info().trusted_proxy => forwarded::read(head_bytes, head, allow),
+            _ => Ok(Forwarded::default()),
+        };
         rb.pos += head.len;
         c.decoder = Decoder::new(head.framing).with_limit(settings.limit_request_body);
         c.expect = if head.expect_continue {
@@ -86,12 +94,20 @@ pub(crate) fn serve_request(
         keep_alive_requested: head.keep_alive_requested,
     });
 
-    if too_large(head, settings) {
-        // Refused before the application runs, as nginx's client_max_body_size does: the
-        // 413 goes out at once (a client waiting on `Expect: 100-continue` never sends
-        // the body), and the connection closes with a linger so the answer is not lost
-        // to a reset while the client is still sending.
-        start_response.send_error(BODY_TOO_LARGE.status, BODY_TOO_LARGE.reason);
+    let refused = match forwarded {
+        Ok(forwarded) => {
+            apply_forwarded(environ, forwarded);
+            too_large(head, settings).then_some(BODY_TOO_LARGE)
+        }
+        Err(e) => Some(e),
+    };
+    if let Some(e) = refused {
+        // Refused before the application runs (a body past the limit, as nginx's
+        // client_max_body_size; conflicting scheme headers, as gunicorn's
+        // InvalidSchemeHeaders): the answer goes out at once (a client waiting on
+        // `Expect: 100-continue` never sends the body), and the connection closes with a
+        // linger so the answer is not lost to a reset while the client is still sending.
+        start_response.send_error(e.status, e.reason);
         ended(environ, start_response);
         environ.end();
         return Next::Linger;
@@ -163,6 +179,19 @@ pub(crate) fn serve_request(
         next = Next::Close;
     }
     next
+}
+
+/// What a trusted proxy said (see `http::forwarded`): the scheme, and the client's address,
+/// which replaces the proxy's as REMOTE_ADDR. REMOTE_PORT, the proxy's port, then means
+/// nothing and is removed, as gunicorn leaves it out for a peer without a port.
+fn apply_forwarded(environ: &mut Environ, forwarded: Forwarded) {
+    if let Some(https) = forwarded.https {
+        environ.set("wsgi.url_scheme", if https { "https" } else { "http" });
+    }
+    if let Some(client) = forwarded.client {
+        environ.set("REMOTE_ADDR", client.to_string());
+        environ.remove("REMOTE_PORT");
+    }
 }
 
 /// A Content-Length past `--limit-request-body`.
