@@ -52,6 +52,7 @@ fn help_and_version() {
         "--access-logfile",
         "--limit-request-body",
         "--forwarded-allow-ips",
+        "--proxy-protocol",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }

@@ -253,3 +253,189 @@ fn an_untrusted_peer_s_forwarding_headers_change_nothing() {
     drop(unix);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// --- PROXY protocol (--proxy-protocol) -------------------------------------------------
+
+fn proxied(allow: &str) -> may_wsgi::ServerHandle {
+    demo_with(ServerConfig {
+        proxy_protocol: true,
+        forwarded_allow_ips: may_wsgi::http::ForwardedAllow::parse(allow).unwrap(),
+        ..config()
+    })
+}
+
+/// Sends `header` and then `requests` keep-alive requests for `/environ` on one
+/// connection: the REMOTE_ADDR and REMOTE_PORT each saw.
+fn through_proxy(addr: std::net::SocketAddr, header: &[u8], requests: usize) -> Vec<(String, String)> {
+    let mut c = Client::connect(addr);
+    c.send(header);
+    (0..requests)
+        .map(|_| {
+            c.send(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n");
+            let text = c.response().text();
+            let key = |k: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            (key("REMOTE_ADDR"), key("REMOTE_PORT"))
+        })
+        .collect()
+}
+
+fn v2_header(command: u8, family: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    out.extend_from_slice(&[command, family]);
+    out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn a_proxy_protocol_header_names_the_client_for_the_whole_connection() {
+    let server = proxied("127.0.0.1");
+    let addr = server.local_addr();
+    let client = |a: &str, p: &str| (a.to_owned(), p.to_owned());
+    assert_eq!(
+        through_proxy(addr, b"PROXY TCP4 203.0.113.7 192.0.2.1 51000 443\r\n", 2),
+        vec![client("203.0.113.7", "51000"); 2]
+    );
+    assert_eq!(
+        through_proxy(addr, b"PROXY TCP6 2001:db8::7 2001:db8::1 4242 443\r\n", 1),
+        vec![client("2001:db8::7", "4242")]
+    );
+    let v4 = [203, 0, 113, 8, 192, 0, 2, 1, 0xC7, 0x38, 0x01, 0xBB];
+    assert_eq!(
+        through_proxy(addr, &v2_header(0x21, 0x11, &v4), 2),
+        vec![client("203.0.113.8", "51000"); 2]
+    );
+    // UNKNOWN and LOCAL: the socket peer stands.
+    for header in [b"PROXY UNKNOWN\r\n".to_vec(), v2_header(0x20, 0x00, &[])] {
+        let seen = through_proxy(addr, &header, 1);
+        assert_eq!(seen[0].0, "127.0.0.1", "{header:?}");
+        assert!(seen[0].1.parse::<u16>().is_ok());
+    }
+    // The header and the request in one write, and byte by byte.
+    let header = b"PROXY TCP4 203.0.113.9 192.0.2.1 1 443\r\n";
+    let mut c = Client::connect(addr);
+    c.send(&[&header[..], b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n"].concat());
+    assert!(c.response().text().contains("REMOTE_ADDR=203.0.113.9\n"));
+    let mut c = Client::connect(addr);
+    for byte in header.iter().chain(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n") {
+        c.send(&[*byte]);
+    }
+    assert!(c.response().text().contains("REMOTE_ADDR=203.0.113.9\n"));
+}
+
+#[test]
+fn a_missing_broken_or_untrusted_proxy_header_closes_the_connection_unanswered() {
+    let server = proxied("127.0.0.1");
+    let addr = server.local_addr();
+    for raw in [
+        &b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"PROXY TCP4 203.0.113.7 192.0.2.1 51000\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"PROXY TCP4 999.0.113.7 192.0.2.1 1 2\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x0c",
+    ] {
+        let mut c = Client::connect(addr);
+        let _ = c.try_send(raw);
+        assert_eq!(
+            c.read_to_close(),
+            b"",
+            "closed without an answer: {:?}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+    // A valid header from a peer that is not a trusted proxy: anyone could send one.
+    let server = proxied("10.0.0.1");
+    let mut c = Client::connect(server.local_addr());
+    let _ = c.try_send(b"PROXY TCP4 203.0.113.7 192.0.2.1 51000 443\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read_to_close(), b"");
+    assert!(eventually(|| server.connections() == 0));
+}
+
+/// A free loopback port for a program that cannot be told to pick one.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real HAProxy in front of the server: `send-proxy` on one frontend, `send-proxy-v2` on
+/// another, each adding X-Forwarded-For and X-Forwarded-Proto as a TLS-terminating proxy
+/// would. curl connects from 127.0.0.2, so the client is not the proxy's own address.
+#[test]
+fn behind_a_real_haproxy_with_send_proxy_v1_and_v2() {
+    let Ok(version) = std::process::Command::new("haproxy").arg("-v").output() else {
+        eprintln!("NOTE: haproxy is not installed (.ci/run installs it); the raw-byte PROXY tests stand in");
+        return;
+    };
+    assert!(version.status.success());
+    let server = proxied("127.0.0.1");
+    let backend = server.local_addr();
+    let (v1, v2) = (free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!("may_wsgi_haproxy_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n  maxconn 64\n\
+             defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+             frontend v1\n  bind 127.0.0.1:{v1}\n  option forwardfor\n  http-request set-header X-Forwarded-Proto https\n  default_backend app_v1\n\
+             frontend v2\n  bind 127.0.0.1:{v2}\n  option forwardfor\n  http-request set-header X-Forwarded-Proto https\n  default_backend app_v2\n\
+             backend app_v1\n  server app {backend} send-proxy\n\
+             backend app_v2\n  server app {backend} send-proxy-v2\n"
+        ),
+    )
+    .unwrap();
+    let haproxy = std::process::Command::new("haproxy")
+        .args(["-db", "-f"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("haproxy starts");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _haproxy = Kill(haproxy);
+    for port in [v1, v2] {
+        assert!(
+            eventually(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            "haproxy listens on {port}"
+        );
+        let url = format!("http://127.0.0.1:{port}/environ");
+        let (code, out, err) = run_command(
+            std::process::Command::new("curl").args([
+                "-sS",
+                "--max-time",
+                "20",
+                "--interface",
+                "127.0.0.2",
+                "-w",
+                "LOCAL_PORT=%{local_port}\n",
+                &url,
+                &url,
+            ]),
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        let text = String::from_utf8_lossy(&out);
+        let values = |key: &str| -> Vec<&str> { text.lines().filter_map(|l| l.strip_prefix(key)).collect() };
+        // Two requests (curl reuses its connection to haproxy): each one names curl's
+        // address and port, not haproxy's.
+        assert_eq!(values("REMOTE_ADDR="), ["127.0.0.2", "127.0.0.2"], "{text}");
+        assert_eq!(values("REMOTE_PORT="), values("LOCAL_PORT="), "{text}");
+        assert_eq!(values("wsgi.url_scheme="), ["https", "https"], "{text}");
+        assert_eq!(values("HTTP_X_FORWARDED_FOR="), ["127.0.0.2", "127.0.0.2"], "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

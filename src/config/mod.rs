@@ -245,7 +245,13 @@ const VALUE_FLAGS: &[&str] = &[
 ];
 
 /// Flags without a value; `true`/`false` in a config file.
-const BOOL_FLAGS: &[&str] = &["no-access-log", "log-x-forwarded-for", "debug", "reuse-port"];
+const BOOL_FLAGS: &[&str] = &[
+    "no-access-log",
+    "log-x-forwarded-for",
+    "debug",
+    "reuse-port",
+    "proxy-protocol",
+];
 
 /// The server's flags and then the application's.
 fn options(extra: &[AppOption]) -> Options {
@@ -344,6 +350,11 @@ fn server_options() -> Options {
         "forwarded-allow-ips",
         "proxies whose X-Forwarded-For (REMOTE_ADDR) and X-Forwarded-Proto/-Ssl/-Protocol (wsgi.url_scheme) are believed: addresses and networks, comma-separated, or '*' for all; Unix-domain peers always are (gunicorn's; default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1)",
         "IPS",
+    );
+    o.optflag(
+        "",
+        "proxy-protocol",
+        "every connection starts with a PROXY protocol v1 or v2 header (HAProxy's send-proxy, nginx's proxy_protocol) from a peer in --forwarded-allow-ips, whose client address becomes REMOTE_ADDR; a connection without one is closed",
     );
     o.optopt(
         "",
@@ -643,6 +654,7 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
         server.access_log = target;
     }
     server.log_x_forwarded_for = src.present("log-x-forwarded-for");
+    server.proxy_protocol = src.present("proxy-protocol");
     server.debug = src.present("debug");
     let log_level = src
         .parse("log-level", |v| {
@@ -792,6 +804,7 @@ mod tests {
             "debug",
             "--debug",
             "--log-x-forwarded-for",
+            "--proxy-protocol",
         ])
         .unwrap();
         assert_eq!(c.bind, BindAddr::Tcp("[::1]:9000".parse().unwrap()));
@@ -824,7 +837,8 @@ mod tests {
         );
         assert_eq!(c.server.access_log, AccessLogTarget::File("/tmp/a.log".into()));
         assert_eq!(c.log_level, LevelFilter::Debug);
-        assert!(c.server.debug && c.server.log_x_forwarded_for);
+        assert!(c.server.debug && c.server.log_x_forwarded_for && c.server.proxy_protocol);
+        assert!(!parse(&[]).unwrap().server.proxy_protocol);
         assert_eq!(
             parse(&["--no-access-log"]).unwrap().server.access_log,
             AccessLogTarget::Off

@@ -10,6 +10,8 @@
 //! - [`body`]: the Content-Length / chunked body decoder behind `wsgi.input`.
 //! - [`response`]: status reasons, the cached Date, chunk lines, the server's own errors.
 //! - [`forwarded`]: `X-Forwarded-For` and the scheme headers of a trusted proxy.
+//! - [`proxy_protocol`]: the PROXY protocol header (v1 and v2) before a connection's first
+//!   request.
 //! - `grammar`: the ABNF rules both check by hand (token, quoted-string, host).
 //!
 //! What a request may be, in short: a request line `method SP request-target SP HTTP/1.x`
@@ -23,6 +25,7 @@
 pub mod body;
 pub mod forwarded;
 pub(crate) mod grammar;
+pub mod proxy_protocol;
 pub mod request;
 pub mod response;
 

@@ -92,6 +92,11 @@ pub struct ServerConfig {
     /// (gunicorn's `forwarded_allow_ips`, default `127.0.0.1,::1`; Unix-domain peers always
     /// are). From other peers those headers reach the app untouched and change nothing.
     pub forwarded_allow_ips: ForwardedAllow,
+    /// Every connection starts with a PROXY protocol header, v1 or v2 (HAProxy's
+    /// `send-proxy`, nginx's `proxy_protocol on`), from a peer in `forwarded_allow_ips`;
+    /// its client address becomes REMOTE_ADDR and REMOTE_PORT for all the connection's
+    /// requests. A connection without a valid one is closed.
+    pub proxy_protocol: bool,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +117,7 @@ impl Default for ServerConfig {
             max_drain: 1024 * 1024,
             limit_request_body: None,
             forwarded_allow_ips: ForwardedAllow::default(),
+            proxy_protocol: false,
         }
     }
 }

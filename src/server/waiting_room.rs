@@ -42,7 +42,7 @@ use super::net::{Listener, Peer, Stream};
 use super::timeouts::Timeouts;
 use super::Shared;
 use crate::http::response::push_error;
-use crate::http::{parse_head, Head, HttpError};
+use crate::http::{parse_head, proxy_protocol, Head, HttpError};
 use crate::wsgi::exchange::ReadBuf;
 use crate::wsgi::ConnInfo;
 
@@ -113,6 +113,8 @@ struct Home {
     /// Refused and half-closed: what still arrives is read and dropped until the client
     /// closes or the linger time is up.
     lingering: Option<usize>,
+    /// `--proxy-protocol`: the proxy's PROXY header must come before the first head.
+    proxy_pending: bool,
 }
 
 enum State {
@@ -263,6 +265,7 @@ impl WaitingRoom {
             reusable: !head_started,
             since: self.census.arrivals.fetch_add(1, Ordering::Relaxed),
             lingering: None,
+            proxy_pending: false,
         }));
         if unwatched {
             // Edge-triggered: if data came meanwhile, the set reports it at once.
@@ -328,6 +331,7 @@ struct Lobby {
     accept_retry: Option<Instant>,
     last_accept_error: Option<Instant>,
     last_reclaim_warning: Option<Instant>,
+    last_proxy_warning: Option<Instant>,
     last_sweep: u64,
     head: Head,
     server_name_port: Option<(String, String)>,
@@ -406,6 +410,7 @@ impl Lobby {
             accept_retry: None,
             last_accept_error: None,
             last_reclaim_warning: None,
+            last_proxy_warning: None,
             last_sweep: 0,
             head: Head::default(),
             server_name_port,
@@ -607,6 +612,7 @@ impl Lobby {
             reusable: false,
             since: 0,
             lingering: None,
+            proxy_pending: cfg.proxy_protocol,
         });
         let token = {
             let mut slab = self.room.lock();
@@ -703,6 +709,21 @@ impl Lobby {
                 Ok(n) => {
                     let short = end + n < buf.len();
                     end += n;
+                    if home.proxy_pending {
+                        match proxy_header(&mut self.last_proxy_warning, &mut home, &mut buf, &mut end) {
+                            Err(()) => {
+                                self.shared.buffers.give_read(buf);
+                                return self.close(token, home);
+                            }
+                            Ok(()) if home.proxy_pending || end == 0 => {
+                                if short {
+                                    break;
+                                }
+                                continue;
+                            }
+                            Ok(()) => {}
+                        }
+                    }
                     match parse_head(&buf[..end], &cfg.limits, &mut self.head) {
                         Ok(Some(_)) => {
                             let Home { stream, info, .. } = *home;
@@ -819,8 +840,9 @@ impl Lobby {
             }
         }
         for (token, home) in expired {
-            if home.lingering.is_some() || home.partial.is_empty() {
-                // Idle past keep-alive (or a new connection that never spoke): close quietly.
+            if home.lingering.is_some() || home.partial.is_empty() || home.proxy_pending {
+                // Idle past keep-alive (or a new connection that never spoke, or a proxy
+                // that never finished its PROXY header): close quietly.
                 self.close(token, home);
             } else {
                 self.refuse(token, home, HttpError::new(408, "timed out reading the request head"));
@@ -868,6 +890,47 @@ impl Lobby {
             .filter(|e| matches!(e.state, State::Home(_)))
             .count()
     }
+}
+
+/// Reads the PROXY protocol header (`--proxy-protocol`) from the start of what a new
+/// connection sent: once whole, its client address replaces the socket peer's and its
+/// bytes are taken out of the buffer, so the request head starts at 0. Err: the
+/// connection is closed without an answer, as HAProxy's `accept-proxy` and nginx's
+/// `proxy_protocol` do (the peer speaks another protocol than HTTP, or is not a proxy
+/// we trust: a header from any peer would let a client name its own REMOTE_ADDR).
+fn proxy_header(
+    last_warning: &mut Option<Instant>,
+    home: &mut Home,
+    buf: &mut [u8],
+    end: &mut usize,
+) -> Result<(), ()> {
+    let mut refuse = |why: &dyn std::fmt::Display| {
+        let now = Instant::now();
+        if last_warning.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+            log::warn!(
+                "closed a connection from {}: {why} (--proxy-protocol is on)",
+                display_addr(&home.info.remote_addr)
+            );
+            *last_warning = Some(now);
+        }
+        Err(())
+    };
+    let (len, header) = match proxy_protocol::parse(&buf[..*end]) {
+        Ok(None) => return Ok(()),
+        Ok(Some(found)) => found,
+        Err(e) => return refuse(&e),
+    };
+    if !home.info.trusted_proxy {
+        return refuse(&"a PROXY header from a peer not in --forwarded-allow-ips");
+    }
+    if let Some(source) = header.source {
+        home.info.remote_addr = source.ip().to_canonical().to_string();
+        home.info.remote_port = source.port().to_string();
+    }
+    buf.copy_within(len..*end, 0);
+    *end -= len;
+    home.proxy_pending = false;
+    Ok(())
 }
 
 /// The client timeout as a wait: zero means none.
