@@ -439,3 +439,40 @@ fn behind_a_real_haproxy_with_send_proxy_v1_and_v2() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// --- --max-worker-memory --------------------------------------------------------------
+
+const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
+
+fn serve(args: &[&str]) -> Process {
+    let mut all = vec!["--bind", "127.0.0.1:0", "--no-access-log"];
+    all.extend_from_slice(args);
+    Process::start(std::path::Path::new(BIN), &all, "listening at http://")
+}
+
+#[test]
+fn a_worker_past_max_worker_memory_is_replaced_and_no_request_fails() {
+    let p = serve(&["--workers", "1", "--max-worker-memory", "96"]);
+    let pid = |p: &Process| get(p.addr, "/pid").text();
+    let first = pid(&p);
+    let mut replaced = false;
+    // 16 MiB a request: the worker passes 96 MiB within a few, and keeps answering
+    // until the master has put a new one in its place.
+    for _ in 0..40 {
+        let r = get(p.addr, "/leak?kib=16384");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let now = get(p.addr, "/pid");
+        assert_eq!(now.status, 200);
+        if now.text() != first {
+            replaced = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(replaced, "the worker was never replaced: {}", p.output_text());
+    assert!(
+        p.output_text().contains("passed --max-worker-memory 96 MiB"),
+        "{}",
+        p.output_text()
+    );
+}

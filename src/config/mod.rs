@@ -89,6 +89,9 @@ pub struct Config {
     /// A worker retires after this many requests (plus up to the jitter); 0 = never.
     pub max_requests: u64,
     pub max_requests_jitter: u64,
+    /// A worker whose resident memory passes this many bytes retires gracefully, as after
+    /// `max_requests`, and the master starts a fresh one; `None` = never.
+    pub max_worker_memory: Option<u64>,
     pub config_file: Option<PathBuf>,
     /// The program being served: its name, version and options (for `--help`, and to read
     /// the arguments again on HUP).
@@ -242,6 +245,7 @@ const VALUE_FLAGS: &[&str] = &[
     "graceful-timeout",
     "max-requests",
     "max-requests-jitter",
+    "max-worker-memory",
 ];
 
 /// Flags without a value; `true`/`false` in a config file.
@@ -413,6 +417,12 @@ fn server_options() -> Options {
         "max-requests-jitter",
         "up to this many more, at random, per worker (default 0)",
         "N",
+    );
+    o.optopt(
+        "",
+        "max-worker-memory",
+        "a worker whose resident memory passes this many MiB retires gracefully and is replaced, as with --max-requests; 0 = never (default 0)",
+        "MIB",
     );
     o.optopt(
         "c",
@@ -683,6 +693,10 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
     let max_requests_jitter = src
         .parse("max-requests-jitter", |t| number_in(t, 0, u64::MAX / 2))?
         .unwrap_or(0);
+    let max_worker_memory = src
+        .parse("max-worker-memory", |t| number_in(t, 0, 1 << 30))?
+        .filter(|&mib| mib > 0)
+        .map(|mib| mib << 20);
     let bind = src
         .parse("bind", parse_bind)?
         .map_or_else(|| parse_bind(DEFAULT_BIND), Ok)
@@ -709,6 +723,7 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
             .unwrap_or(Duration::from_secs(30)),
         max_requests,
         max_requests_jitter,
+        max_worker_memory,
         config_file,
         app: app_options(program, &src),
         program: program.clone(),
@@ -901,6 +916,8 @@ mod tests {
             "1000",
             "--max-requests-jitter",
             "50",
+            "--max-worker-memory",
+            "512",
             "-b",
             "unix:/tmp/s.sock",
         ])
@@ -920,6 +937,13 @@ mod tests {
         assert_eq!(c.timeout, Duration::ZERO);
         assert_eq!(c.graceful_timeout, Duration::from_secs(5));
         assert_eq!((c.max_requests, c.max_requests_jitter), (1000, 50));
+        assert_eq!(c.max_worker_memory, Some(512 << 20));
+        assert_eq!(parse(&[]).unwrap().max_worker_memory, None);
+        assert_eq!(parse(&["--max-worker-memory", "0"]).unwrap().max_worker_memory, None);
+        assert!(parse(&["--max-worker-memory", "1G"])
+            .unwrap_err()
+            .0
+            .contains("--max-worker-memory"));
         assert_eq!(c.bind, BindAddr::Unix("/tmp/s.sock".into()));
         assert!(c.server.multiprocess);
         let single = parse(&["--workers", "0"]).unwrap();
