@@ -476,3 +476,163 @@ fn a_worker_past_max_worker_memory_is_replaced_and_no_request_fails() {
         p.output_text()
     );
 }
+
+// --- file descriptors running out ------------------------------------------------------
+
+/// User plus system CPU time of a process so far, in clock ticks (from /proc/PID/stat).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after "(comm)": state is the 1st, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn open_fds(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as u64
+}
+
+/// Sets a process's open-file limit (soft and hard) from outside, as `prlimit --nofile`.
+fn set_nofile(pid: u32, limit: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // Safety: prlimit on a valid struct; the process is our own child.
+    let rc = unsafe { libc::prlimit(pid as libc::pid_t, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// One keep-alive request on an open connection.
+fn ask(c: &mut Client) -> u16 {
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.response_to("GET").map_or(0, |r| r.status)
+}
+
+#[test]
+fn out_of_descriptors_the_server_serves_what_it_holds_without_spinning_and_recovers() {
+    // One process, one scheduler thread: its CPU time is the whole server's.
+    let p = serve(&["--workers", "0", "--threads", "1", "--keep-alive", "30"]);
+    let pid = p.child.id();
+    let mut held: Vec<Client> = (0..10).map(|_| Client::connect(p.addr)).collect();
+    for c in &mut held {
+        assert_eq!(ask(c), 200);
+    }
+    // The descriptor table is now nearly full: a few more connections fit, then accept
+    // fails with EMFILE while the rest wait in the listen backlog.
+    set_nofile(pid, open_fds(pid) + 4);
+    let mut extra: Vec<Client> = (0..100).map(|_| Client::connect(p.addr)).collect();
+    for c in &mut extra {
+        let _ = c.try_send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    let wall = std::time::Duration::from_secs(2);
+    let before = cpu_ticks(pid);
+    std::thread::sleep(wall);
+    let used = cpu_ticks(pid) - before;
+    // SAFETY: sysconf reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    assert!(
+        used * 2 < hz * wall.as_secs(),
+        "the server spun: {used} ticks of CPU in {wall:?} (at {hz} a second)"
+    );
+    // What it holds is served, again and again.
+    for _ in 0..3 {
+        for c in &mut held {
+            assert_eq!(ask(c), 200, "a held keep-alive connection is still served");
+        }
+    }
+    let complaints = |p: &Process| p.output_text().lines().filter(|l| l.contains("accept failed")).count();
+    assert!(complaints(&p) >= 1, "EMFILE was met and logged: {}", p.output_text());
+    assert!(complaints(&p) <= 4, "at most once a second: {}", p.output_text());
+    assert!(p.output_text().contains("Too many open files"), "{}", p.output_text());
+    // Descriptors come free as clients leave: the backlog drains and new clients are served.
+    drop(extra);
+    drop(held.split_off(5));
+    assert!(
+        eventually(|| {
+            let mut c = Client::connect(p.addr);
+            c.reader
+                .get_ref()
+                .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+            ask(&mut c) == 200
+        }),
+        "a new client is served once descriptors free up"
+    );
+    for c in &mut held {
+        assert_eq!(ask(c), 200);
+    }
+}
+
+/// Lets this test process hold a thousand sockets of its own (the soft limit is often 1024).
+fn raise_own_nofile() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // Safety: getrlimit/setrlimit on a valid struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max.min(8192);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+}
+
+#[test]
+fn a_thousand_clients_against_256_descriptors() {
+    raise_own_nofile();
+    // The server under `ulimit -n 256`: it holds 192 connections (the limit less its
+    // reserve of 64), and the rest wait in the backlog.
+    let p = Process::start(
+        std::path::Path::new("sh"),
+        &[
+            "-c",
+            &format!("ulimit -n 256 && exec {BIN} --bind 127.0.0.1:0 --no-access-log --workers 0 --threads 1"),
+        ],
+        "listening at http://",
+    );
+    let pid = p.child.id();
+    assert!(
+        eventually(|| p.output_text().contains("clipped to 192")),
+        "{}",
+        p.output_text()
+    );
+    // A thousand clients, each with a request: idle keep-alive connections make room for
+    // newcomers (nginx's reuse), so every one is answered.
+    let mut clients: Vec<Client> = (0..1000).map(|_| Client::connect(p.addr)).collect();
+    for c in &mut clients {
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let r = c.response_to("GET").unwrap_or_else(|e| panic!("client {i}: {e}"));
+        assert_eq!(r.status, 200, "client {i}");
+    }
+    drop(clients);
+    // Now 250 clients that hold their places with heads still arriving (never idle, so
+    // never reclaimed): 192 are held, 58 wait, and the server waits without spinning.
+    let mut slow: Vec<Client> = (0..250).map(|_| Client::connect(p.addr)).collect();
+    for c in &mut slow {
+        c.send(b"GET / HTTP/1.1\r\n");
+    }
+    assert!(eventually(|| open_fds(pid) >= 192));
+    let wall = std::time::Duration::from_secs(2);
+    let before = cpu_ticks(pid);
+    std::thread::sleep(wall);
+    let used = cpu_ticks(pid) - before;
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    assert!(
+        used * 2 < hz * wall.as_secs(),
+        "the server spun: {used} ticks in {wall:?}"
+    );
+    // The heads complete: those held are served, their places free, the rest get in.
+    for c in &mut slow {
+        c.send(b"Host: t\r\nConnection: close\r\n\r\n");
+    }
+    for (i, c) in slow.iter_mut().enumerate() {
+        assert_eq!(
+            c.response_to("GET").map(|r| r.status).ok(),
+            Some(200),
+            "slow client {i}"
+        );
+    }
+    assert_eq!(get(p.addr, "/").status, 200);
+}

@@ -518,7 +518,11 @@ impl Lobby {
                     // again shortly, logging at most once a second.
                     let now = Instant::now();
                     if self.last_accept_error.is_none_or(|t| now - t >= Duration::from_secs(1)) {
-                        log::error!("accept failed: {e}");
+                        log::error!(
+                            "accept failed: {e}; serving the connections held and trying again every {} ms \
+                             (out of descriptors? raise ulimit -n or LimitNOFILE=)",
+                            ACCEPT_BACKOFF.as_millis()
+                        );
                         self.last_accept_error = Some(now);
                     }
                     self.accept_retry = Some(now + ACCEPT_BACKOFF);
