@@ -636,3 +636,113 @@ fn a_thousand_clients_against_256_descriptors() {
     }
     assert_eq!(get(p.addr, "/").status, 200);
 }
+
+// --- a client that stops reading --------------------------------------------------------
+
+/// A response that never ends, 1 MiB a piece; `dropped` is set when the server drops it
+/// (WSGI's close()).
+fn endless_app(
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+) -> impl Fn(&mut Environ, &mut StartResponse) -> Body + Send + Sync + 'static {
+    move |_: &mut Environ, sr: &mut StartResponse| {
+        struct Endless(Arc<std::sync::atomic::AtomicBool>);
+        impl Iterator for Endless {
+            type Item = Vec<u8>;
+            fn next(&mut self) -> Option<Vec<u8>> {
+                Some(vec![b'x'; 1 << 20])
+            }
+        }
+        impl Drop for Endless {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        sr.call("200 OK", [("Content-Type", "application/octet-stream")]);
+        Body::iter(Endless(dropped.clone()))
+    }
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_at_the_client_timeout() {
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = start(
+        endless_app(dropped.clone()),
+        ServerConfig {
+            client_timeout: std::time::Duration::from_secs(1),
+            ..config()
+        },
+    );
+    let mut c = Client::connect(server.local_addr());
+    c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    // The client reads nothing: the socket buffers fill, the server's write stalls, and
+    // after a stall of the client timeout the connection is cut and its body dropped.
+    assert!(eventually(|| server.connections() == 1));
+    assert!(
+        eventually(|| server.connections() == 0),
+        "the stalled connection is closed"
+    );
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the response body was dropped (close())"
+    );
+    // What did arrive is a response cut short, never a complete one.
+    let cut = c.response_to("GET");
+    assert!(cut.is_err(), "{:?}", cut.map(|r| r.body.len()));
+}
+
+/// Resident memory of a process, in KiB (VmRSS from /proc/PID/status).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn clients_that_stop_reading_large_responses_give_their_memory_back() {
+    let p = Process::start(
+        std::path::Path::new(BIN),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--threads",
+            "1",
+            "--client-timeout",
+            "1",
+        ],
+        "listening at http://",
+    );
+    let pid = p.child.id();
+    assert_eq!(
+        get(p.addr, "/stream?chunks=4&size=1048576").body.len(),
+        4 << 20,
+        "warm up"
+    );
+    let baseline = rss_kib(pid);
+    // Twenty clients ask for 100 GiB each, 1 MiB a piece, and never read.
+    let stalled: Vec<Client> = (0..20)
+        .map(|_| {
+            let mut c = Client::connect(p.addr);
+            c.send(b"GET /stream?chunks=102400&size=1048576 HTTP/1.1\r\nHost: t\r\n\r\n");
+            c
+        })
+        .collect();
+    // Each is cut at the client timeout; the access log names every one.
+    assert!(
+        eventually(|| p.output_text().matches("GET /stream?chunks=102400").count() == 20),
+        "{}",
+        p.output_text()
+    );
+    // Memory comes back (freed buffers are trimmed once a second).
+    assert!(
+        eventually(|| rss_kib(pid) < baseline + 4096),
+        "RSS {} KiB, was {baseline} KiB",
+        rss_kib(pid)
+    );
+    drop(stalled);
+    assert_eq!(get(p.addr, "/").status, 200);
+}
