@@ -270,7 +270,12 @@ fn through_proxy(addr: std::net::SocketAddr, header: &[u8], requests: usize) -> 
     let mut c = Client::connect(addr);
     c.send(header);
     (0..requests)
-        .map(|_| {
+        .map(|i| {
+            if i > 0 {
+                // Long enough for the connection to go home to the waiting room between
+                // requests: what the header said must travel with it.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
             c.send(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n");
             let text = c.response().text();
             let key = |k: &str| {

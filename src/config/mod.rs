@@ -975,6 +975,30 @@ mod tests {
     }
 
     #[test]
+    fn production_keys_in_a_config_file() {
+        let path = std::env::temp_dir().join(format!("may_wsgi_prod_{}.conf", std::process::id()));
+        std::fs::write(
+            &path,
+            "[may-wsgi]\nlimit_request_body = 1000\nforwarded-allow-ips = 10.0.0.0/8\n\
+             proxy_protocol = true\nmax_worker_memory = 256\n",
+        )
+        .unwrap();
+        let file = path.to_string_lossy().into_owned();
+        let c = parse(&["--config", &file]).unwrap();
+        assert_eq!(c.server.limit_request_body, Some(1000));
+        assert_eq!(
+            c.server.forwarded_allow_ips,
+            ForwardedAllow::parse("10.0.0.0/8").unwrap()
+        );
+        assert!(c.server.proxy_protocol);
+        assert_eq!(c.max_worker_memory, Some(256 << 20));
+        std::fs::write(&path, "forwarded_allow_ips = 10.0.0.0/40\n").unwrap();
+        let err = parse(&["--config", &file]).unwrap_err().0;
+        assert!(err.starts_with(&format!("{file}:1: forwarded-allow-ips:")), "{err}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
     fn every_config_file_key_is_a_flag() {
         // VALUE_FLAGS and BOOL_FLAGS repeat names from options(): keep the two lists true.
         for flag in VALUE_FLAGS {
