@@ -515,8 +515,8 @@ fn ask(c: &mut Client) -> u16 {
 
 #[test]
 fn out_of_descriptors_the_server_serves_what_it_holds_without_spinning_and_recovers() {
-    // One process, one scheduler thread: its CPU time is the whole server's.
-    let p = serve(&["--workers", "0", "--threads", "1", "--keep-alive", "30"]);
+    // One process: its CPU time is the whole server's.
+    let p = serve(&["--workers", "0", "--keep-alive", "30"]);
     let pid = p.child.id();
     let mut held: Vec<Client> = (0..10).map(|_| Client::connect(p.addr)).collect();
     for c in &mut held {
@@ -591,7 +591,7 @@ fn a_thousand_clients_against_256_descriptors() {
         std::path::Path::new("sh"),
         &[
             "-c",
-            &format!("ulimit -n 256 && exec {BIN} --bind 127.0.0.1:0 --no-access-log --workers 0 --threads 1"),
+            &format!("ulimit -n 256 && exec {BIN} --bind 127.0.0.1:0 --no-access-log --workers 0"),
         ],
         "listening at http://",
     );
@@ -709,16 +709,7 @@ fn rss_kib(pid: u32) -> u64 {
 fn clients_that_stop_reading_large_responses_give_their_memory_back() {
     let p = Process::start(
         std::path::Path::new(BIN),
-        &[
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "0",
-            "--threads",
-            "1",
-            "--client-timeout",
-            "1",
-        ],
+        &["--bind", "127.0.0.1:0", "--workers", "0", "--client-timeout", "1"],
         "listening at http://",
     );
     let pid = p.child.id();

@@ -182,11 +182,9 @@ pub fn read(head_bytes: &[u8], head: &Head, allow: &ForwardedAllow) -> Result<Fo
 /// The client in an `X-Forwarded-For` list: the rightmost entry that is not a trusted
 /// proxy, or the leftmost when all are (see the module text).
 fn client_of(fields: &[&[u8]], allow: &ForwardedAllow) -> Option<IpAddr> {
-    let mut entries = fields.iter().flat_map(|f| f.split(|&b| b == b','));
     let mut leftmost = None;
-    // Walk from the right: collect (the list is short; a proxy chain is a few hops).
-    let all: Vec<&[u8]> = entries.by_ref().collect();
-    for entry in all.iter().rev() {
+    // From the right: the last field's last entry first.
+    for entry in fields.iter().rev().flat_map(|f| f.rsplit(|&b| b == b',')) {
         let ip = parse_entry(entry)?;
         if !allow.trusts(Some(ip)) {
             return Some(ip);
