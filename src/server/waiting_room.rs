@@ -155,6 +155,11 @@ pub(crate) struct Census {
     max_open: usize,
     /// Counts homecomings, to order idle connections across the rooms.
     arrivals: AtomicU64,
+    /// When an accept error was last logged, on the `Timeouts` clock plus one (0: never):
+    /// one line a second for the whole process, however many rooms meet it.
+    accept_complaint: AtomicU64,
+    /// The same for connections closed for a bad PROXY header.
+    proxy_complaint: AtomicU64,
 }
 
 impl Census {
@@ -163,7 +168,19 @@ impl Census {
             open: AtomicUsize::new(0),
             max_open: max_open.max(1),
             arrivals: AtomicU64::new(0),
+            accept_complaint: AtomicU64::new(0),
+            proxy_complaint: AtomicU64::new(0),
         }
+    }
+
+    /// Whether a complaint kept in `last` may be logged at `now_ms`: at most once a second.
+    fn may_complain(last: &AtomicU64, now_ms: u64) -> bool {
+        let seen = last.load(Ordering::Relaxed);
+        let now = now_ms.saturating_add(1);
+        (seen == 0 || now >= seen.saturating_add(1000))
+            && last
+                .compare_exchange(seen, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Open client connections, at home or away.
@@ -329,9 +346,7 @@ struct Lobby {
     listener: Option<Listener>,
     listener_ready: bool,
     accept_retry: Option<Instant>,
-    last_accept_error: Option<Instant>,
     last_reclaim_warning: Option<Instant>,
-    last_proxy_warning: Option<Instant>,
     last_sweep: u64,
     head: Head,
     server_name_port: Option<(String, String)>,
@@ -408,9 +423,7 @@ impl Lobby {
             // Connections may have queued before we started watching.
             listener_ready: true,
             accept_retry: None,
-            last_accept_error: None,
             last_reclaim_warning: None,
-            last_proxy_warning: None,
             last_sweep: 0,
             head: Head::default(),
             server_name_port,
@@ -517,13 +530,13 @@ impl Lobby {
                     // Out of file descriptors, most likely: serve what we hold and try
                     // again shortly, logging at most once a second.
                     let now = Instant::now();
-                    if self.last_accept_error.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+                    let census = &self.room.census;
+                    if Census::may_complain(&census.accept_complaint, self.room.timeouts.now_ms()) {
                         log::error!(
                             "accept failed: {e}; serving the connections held and trying again every {} ms \
                              (out of descriptors? raise ulimit -n or LimitNOFILE=)",
                             ACCEPT_BACKOFF.as_millis()
                         );
-                        self.last_accept_error = Some(now);
                     }
                     self.accept_retry = Some(now + ACCEPT_BACKOFF);
                     return;
@@ -714,7 +727,7 @@ impl Lobby {
                     let short = end + n < buf.len();
                     end += n;
                     if home.proxy_pending {
-                        match proxy_header(&mut self.last_proxy_warning, &mut home, &mut buf, &mut end) {
+                        match proxy_header(&self.room, &mut home, &mut buf, &mut end) {
                             Err(()) => {
                                 self.shared.buffers.give_read(buf);
                                 return self.close(token, home);
@@ -902,20 +915,14 @@ impl Lobby {
 /// connection is closed without an answer, as HAProxy's `accept-proxy` and nginx's
 /// `proxy_protocol` do (the peer speaks another protocol than HTTP, or is not a proxy
 /// we trust: a header from any peer would let a client name its own REMOTE_ADDR).
-fn proxy_header(
-    last_warning: &mut Option<Instant>,
-    home: &mut Home,
-    buf: &mut [u8],
-    end: &mut usize,
-) -> Result<(), ()> {
-    let mut refuse = |why: &dyn std::fmt::Display| {
-        let now = Instant::now();
-        if last_warning.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+fn proxy_header(room: &WaitingRoom, home: &mut Home, buf: &mut [u8], end: &mut usize) -> Result<(), ()> {
+    let refuse = |why: &dyn std::fmt::Display| {
+        // At most a line a second: a port scanner would otherwise fill the log.
+        if Census::may_complain(&room.census.proxy_complaint, room.timeouts.now_ms()) {
             log::warn!(
                 "closed a connection from {}: {why} (--proxy-protocol is on)",
                 display_addr(&home.info.remote_addr)
             );
-            *last_warning = Some(now);
         }
         Err(())
     };
@@ -964,6 +971,17 @@ mod tests {
     fn an_idle_connection_is_a_slab_entry_and_a_small_box() {
         assert!(std::mem::size_of::<Entry>() <= 24, "{}", std::mem::size_of::<Entry>());
         assert!(std::mem::size_of::<Home>() <= 240, "{}", std::mem::size_of::<Home>());
+    }
+
+    #[test]
+    fn complaints_at_most_once_a_second() {
+        let last = AtomicU64::new(0);
+        assert!(Census::may_complain(&last, 0), "the first, even at the clock's start");
+        assert!(!Census::may_complain(&last, 500));
+        assert!(!Census::may_complain(&last, 999));
+        assert!(Census::may_complain(&last, 1000));
+        assert!(!Census::may_complain(&last, 1999));
+        assert!(Census::may_complain(&last, 5000));
     }
 
     #[test]
