@@ -36,7 +36,7 @@ pub fn serve(app: impl Application, config: &Config, argv: Vec<String>) -> i32 {
         Ok(started) => started.wait(),
         Err(e) => {
             log::error!("{e}");
-            eprintln!("may-wsgi: {e}");
+            eprintln!("{}: {e}", config.program.name);
             1
         }
     }

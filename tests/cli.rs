@@ -228,3 +228,113 @@ fn ipv6_bind() {
     let r = get(addr, "/environ");
     assert!(r.text().contains("REMOTE_ADDR=::1\n"), "{}", r.text());
 }
+
+/// A ported service's own binary: examples/own_program.rs, built on `cli::Program`.
+fn own_program() -> std::path::PathBuf {
+    let path = Path::new(BIN).parent().unwrap().join("examples/own_program");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "own_program"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building example own_program");
+    }
+    path
+}
+
+#[test]
+fn a_ported_program_has_its_own_name_version_and_options() {
+    let bin = own_program();
+    let (code, out, _) = run_command(Command::new(&bin).arg("--help"), None);
+    assert_eq!(code, 0);
+    let help = String::from_utf8_lossy(&out);
+    let usage = help.lines().next().unwrap();
+    assert!(
+        usage.starts_with("Usage: ") && usage.ends_with("own_program [OPTIONS]"),
+        "{usage}"
+    );
+    assert!(help.contains("A ported image service, on may_wsgi."), "{help}");
+    for own in [
+        "--data-dir DIR",
+        "(default /var/lib/images)",
+        "--show-image-direct-url",
+        "[own-program]",
+    ] {
+        assert!(help.contains(own), "{own} missing from --help: {help}");
+    }
+    assert!(help.contains("--workers") && !help.contains("may-wsgi"), "{help}");
+    let (code, out, _) = run_command(Command::new(&bin).arg("--version"), None);
+    assert_eq!(
+        (code, String::from_utf8_lossy(&out).as_ref()),
+        (0, "own-program 2.1.0\n")
+    );
+    let (code, _, err) = run_command(Command::new(&bin).arg("--frobnicate"), None);
+    assert_eq!(code, 2);
+    assert!(err.starts_with("own-program: ") && err.contains("frobnicate"), "{err}");
+
+    let args = [
+        "--data-dir",
+        "/x",
+        "--show-image-direct-url",
+        "--bind",
+        "127.0.0.1:0",
+        "--workers",
+        "0",
+    ];
+    let p = Process::start(&bin, &args, "listening at http://");
+    assert_eq!(get(p.addr, "/").text(), "data-dir=/x direct=true workers=0\n");
+    assert!(
+        p.output_text().contains("own-program 2.1.0 listening at"),
+        "{}",
+        p.output_text()
+    );
+}
+
+#[test]
+fn a_real_glance_api_conf_is_accepted_by_a_ported_program() {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/glance-api.conf");
+    let conf = conf.to_str().unwrap();
+    // What the file says, as the program reads it: ours applied, Glance's skipped, the
+    // program's own section read.
+    let program = may_wsgi::cli::Program::new("own-program", "2.1.0")
+        .option("data-dir", "DIR", "where images live", Some("/var/lib/images"))
+        .flag("show-image-direct-url", "show where each image is stored");
+    let Ok(may_wsgi::cli::Command::Serve(c)) = program.parse("own-program", &["--config".to_owned(), conf.to_owned()])
+    else {
+        panic!("{conf} refused")
+    };
+    assert_eq!((c.workers, c.server.debug), (2, true));
+    assert_eq!(c.bind.to_string(), "0.0.0.0:9292", "bind_host, and Glance's port");
+    assert_eq!(c.app.get("data-dir"), Some("/srv/images"));
+    assert!(
+        !c.app.flag("show-image-direct-url"),
+        "Glance's show_image_direct_url = false"
+    );
+
+    // And served from it, with flags over the file.
+    let p = Process::start(
+        &own_program(),
+        &["--config", conf, "--bind", "127.0.0.1:0", "--workers", "0"],
+        "listening at http://",
+    );
+    assert_eq!(get(p.addr, "/").text(), "data-dir=/srv/images direct=false workers=0\n");
+
+    // A misspelling of ours among Glance's keys is still an error.
+    let dir = std::env::temp_dir().join(format!("may_wsgi_glance_conf_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let typo = dir.join("glance-api.conf");
+    let text = std::fs::read_to_string(conf)
+        .unwrap()
+        .replace("workers = 2", "worker = 2");
+    std::fs::write(&typo, text).unwrap();
+    let (code, _, err) = run_command(
+        Command::new(own_program()).args(["--config", typo.to_str().unwrap()]),
+        None,
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("unknown key \"worker\" (did you mean \"workers\"?)"),
+        "{err}"
+    );
+}

@@ -140,7 +140,7 @@ fn eventlet_port_is_the_one_in_the_porting_guide() {
     let example = std::fs::read_to_string(root.join("examples/eventlet_port.rs")).unwrap();
     let guide = std::fs::read_to_string(root.join("docs/porting.md")).unwrap();
     // The code after the `//!` header, as the guide shows it.
-    let code = &example[example.find("use std::time::Duration;").unwrap()..];
+    let code = &example[example.find("use std::sync::LazyLock;").unwrap()..];
     assert!(
         guide.contains(code),
         "docs/porting.md shows another eventlet_port.rs: copy the example's code into it"

@@ -1,16 +1,21 @@
 //! `may_wsgi::webob` over a real server: a small WebOb-style app (JSON in and out, errors
 //! with WebOb's bodies chosen by Accept, a form, a multipart upload, cookies, a conditional
-//! GET, ranges) behind `wsgify` middleware, driven over sockets.
+//! GET, ranges) behind `wsgify` middleware, driven over sockets; middleware that rewrites a
+//! streamed response, buffered or wrapped; responses mounted as applications.
 
 #![cfg(feature = "json")]
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
-use may_wsgi::webob::{exc, middleware, wsgify, FormValue, HTTPError, Request, Response, SetCookie};
-use may_wsgi::{Application, Body};
+use may_wsgi::routes::{Mapper, Router};
+use may_wsgi::urlmap::URLMap;
+use may_wsgi::webob::{exc, middleware, wsgify, FormValue, HTTPError, Request, Response, ResponseApp, SetCookie};
+use may_wsgi::{Application, Body, Environ, StartResponse};
 
 const FILE: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -319,4 +324,116 @@ fn an_error_value_is_an_application() {
         r.text(),
         r#"{"message": "The server is currently unavailable. Please try again at a later time.<br /><br />\n\n\n", "code": "503 Service Unavailable", "title": "Service Unavailable"}"#
     );
+}
+
+/// A plain WSGI app that streams three pieces, counting those it has produced.
+struct Streamer(Arc<AtomicUsize>);
+
+impl Application for Streamer {
+    fn call(&self, _environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+        start_response.call("200 OK", [("Content-Type", "text/plain"), ("X-Inner", "1")]);
+        let produced = self.0.clone();
+        Body::iter((0..3).map(move |i| {
+            produced.fetch_add(1, Ordering::SeqCst);
+            format!("piece {i}\n")
+        }))
+    }
+}
+
+#[test]
+fn middleware_sees_and_changes_a_streamed_response_buffered_or_wrapped() {
+    // Buffering: the whole body read, then status, headers and body replaced.
+    let buffered = middleware(Streamer(Arc::default()), |req: &mut Request, app: &_| {
+        let mut resp = req.get_response(app);
+        let upper = resp.body().map(|b| b.to_ascii_uppercase()).unwrap_or_default();
+        resp.set_status_code(203);
+        resp.headers_mut().remove("X-Inner");
+        resp.set_header("X-Outer", "buffered");
+        resp.set_body(upper);
+        resp
+    });
+    // Wrapping: the inner iterator wrapped, nothing produced before the middleware returns.
+    let produced = Arc::new(AtomicUsize::new(0));
+    let produced_when_returning = Arc::new(AtomicUsize::new(usize::MAX));
+    let wrapped = {
+        let (produced, seen) = (produced.clone(), produced_when_returning.clone());
+        middleware(Streamer(produced.clone()), move |req: &mut Request, app: &_| {
+            let mut resp = req.get_response(app);
+            let pieces = resp.take_body();
+            resp.set_body(Body::iter(pieces.into_iter().map(|p| p.to_ascii_uppercase())));
+            resp.set_header("X-Outer", "wrapped");
+            seen.store(produced.load(Ordering::SeqCst), Ordering::SeqCst);
+            resp
+        })
+    };
+    let mut urlmap = URLMap::new();
+    urlmap.insert("/buffered", buffered);
+    urlmap.insert("/wrapped", wrapped);
+    let server = start(urlmap, config());
+
+    let r = get(&server, "/buffered", "");
+    assert_eq!(r.status, 203);
+    assert_eq!(r.header("Content-Length"), Some("24"));
+    assert_eq!(r.header("Transfer-Encoding"), None);
+    assert_eq!((r.header("X-Inner"), r.header("X-Outer")), (None, Some("buffered")));
+    assert_eq!(r.text(), "PIECE 0\nPIECE 1\nPIECE 2\n");
+
+    let r = get(&server, "/wrapped", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"), "still streamed");
+    assert_eq!((r.header("X-Inner"), r.header("X-Outer")), (Some("1"), Some("wrapped")));
+    assert_eq!(r.text(), "PIECE 0\nPIECE 1\nPIECE 2\n");
+    assert_eq!(
+        produced_when_returning.load(Ordering::SeqCst),
+        0,
+        "nothing was buffered"
+    );
+    assert_eq!(produced.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_response_is_an_application_mounted_and_served_again_and_again() {
+    let mut mapper = Mapper::new();
+    let pong = Response::text("pong").into_app().expect("a bytes body replays");
+    mapper.connect(None, "/ping").controller(pong);
+    let mut cached = Response::text("cached").with_conditional_response(true);
+    cached.set_etag("v1", false);
+    mapper.connect(None, "/cached").controller(cached.into_app().unwrap());
+    let mut urlmap = URLMap::new();
+    urlmap.insert("/api", Router::new(mapper));
+    let mut moved = Response::from(exc::HTTPMovedPermanently().with_location("/api/ping"));
+    moved.set_header("X-Why", "renamed");
+    urlmap.insert("/old", moved.into_app().unwrap());
+    urlmap.insert("/", ResponseApp::try_from(Response::html("<p>home</p>")).unwrap());
+    let server = start(urlmap, config());
+
+    for _ in 0..2 {
+        let r = get(&server, "/api/ping", "");
+        assert_eq!((r.status, r.text().as_str()), (200, "pong"));
+        assert_eq!(r.header("Content-Type"), Some("text/plain; charset=UTF-8"));
+        assert_eq!(r.header("Content-Length"), Some("4"));
+        let r = get(&server, "/api/cached", "If-None-Match: \"v1\"\r\n");
+        assert_eq!(r.status, 304);
+        let r = get(&server, "/api/cached", "");
+        assert_eq!((r.status, r.text().as_str()), (200, "cached"));
+        let r = get(&server, "/", "");
+        assert_eq!(r.text(), "<p>home</p>");
+        // A response made from an error gets its body from each request's Accept.
+        for (accept, content_type) in [
+            ("application/json", "application/json"),
+            ("text/html", "text/html; charset=UTF-8"),
+        ] {
+            let r = get(&server, "/old", &format!("Accept: {accept}\r\n"));
+            assert_eq!(r.status, 301);
+            assert_eq!(r.header("Content-Type"), Some(content_type));
+            assert_eq!(r.header("X-Why"), Some("renamed"));
+            assert_eq!(r.header("Location"), Some("http://t/api/ping"));
+        }
+    }
+    // A lazy body is one-shot: into_app gives the response back; read, it replays.
+    let lazy = Response::new().with_body(Body::iter(vec!["x", "y"]));
+    let mut back = lazy.into_app().expect_err("an iterator cannot be replayed");
+    assert_eq!(back.body().unwrap(), b"xy");
+    let mut again = back.into_app().expect("read, it is bytes").response();
+    assert_eq!(again.body().unwrap(), b"xy");
 }

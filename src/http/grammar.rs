@@ -10,10 +10,22 @@ use std::net::Ipv6Addr;
 /// `tchar` (RFC 9110 5.6.2): the characters of a `token`, such as a method, a field name or
 /// a chunk-extension name.
 pub fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
-        b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    TCHAR[usize::from(b)]
 }
+
+/// `is_tchar` as a table: it runs over every field name of every request and response, and
+/// one load a byte is cheaper than the chain of range tests the `matches!` compiles to.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
+            b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        b += 1;
+    }
+    table
+};
 
 /// `qdtext` (RFC 9110 5.6.4): what may stand unescaped between the quotes of a
 /// `quoted-string`: HTAB, SP, visible characters but `"` and `\`, and obs-text.

@@ -110,8 +110,9 @@ impl Started {
         // Said only once the signal handlers are in place: whoever reads the line may
         // signal at once, and a HUP before the handler would end the process.
         let announce = format!(
-            "may-wsgi {} listening at {addr} ({} workers, {} threads, {} connections and {} requests at once each)",
-            env!("CARGO_PKG_VERSION"),
+            "{} {} listening at {addr} ({} workers, {} threads, {} connections and {} requests at once each)",
+            self.config.program.name,
+            self.config.program.version,
             self.config.workers,
             self.config.threads,
             self.config.server.worker_connections,

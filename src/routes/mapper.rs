@@ -40,6 +40,18 @@ impl fmt::Debug for RouteMatch {
     }
 }
 
+/// `match[key]`: the value of a route variable, for an action that takes it as an argument
+/// (Glance's `def show(self, req, image_id)`). A key that is missing or `None` panics, as
+/// Python's call raises `TypeError`: the server's 500.
+impl std::ops::Index<&str> for RouteMatch {
+    type Output = str;
+
+    fn index(&self, key: &str) -> &str {
+        self.get(key)
+            .unwrap_or_else(|| panic!("the route's match has no value for {key:?}"))
+    }
+}
+
 impl RouteMatch {
     pub(crate) fn new(args: Dict, controller: Option<Arc<dyn Application>>) -> RouteMatch {
         RouteMatch {
@@ -517,6 +529,14 @@ mod tests {
             .connect(Some("member"), "/images/{image_id}/members/{member_id}")
             .action("show");
         mapper
+    }
+
+    #[test]
+    fn a_match_indexes_like_a_dict() {
+        let found = glance().routematch("/images/42/tags/big", Some("PUT")).unwrap();
+        assert_eq!((&found["image_id"], &found["tag_value"]), ("42", "big"));
+        let missing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| found["member_id"].to_owned()));
+        assert!(missing.is_err(), "a missing argument is Python's TypeError");
     }
 
     #[test]

@@ -9,15 +9,16 @@
 //! that after each group of routes; this does it for the paths that have none).
 //!
 //! [`Fault`] is what a controller, a deserializer or the router raises instead of a
-//! response (webob's `HTTPException`s), and [`error_response`] renders every one of them:
-//! plain text for now, in one function, so that webob's error bodies can take its place.
-//! It hands on to the controllers the request with `wsgiorg.routing_args` set.
+//! response (webob's `HTTPException`s, into which [`Fault::to_http_error`] turns it), and
+//! [`error_response`] answers with one by code: either way the body is webob's, chosen by
+//! the request's Accept. It hands on to the controllers the request with `wsgiorg.routing_args` set.
 
 use std::fmt;
 use std::sync::Arc;
 
 use super::mapper::Mapper;
 use super::middleware::{RoutesMiddleware, RoutingArgs};
+use crate::webob::{HTTPError, Response};
 use crate::wsgi::{Application, Body, Environ, StartResponse};
 
 /// The reason phrase of a status (webob's `status_reasons`, the common ones).
@@ -50,27 +51,11 @@ pub fn reason(code: u16) -> &'static str {
     }
 }
 
-/// webob's default explanation for a status, with the request method where it names one.
-fn explanation(code: u16, method: &str) -> String {
-    match code {
-        400 => {
-            "The server could not comply with the request since it is either malformed or otherwise incorrect.".into()
-        }
-        403 => "Access was denied to this resource.".into(),
-        404 => "The resource could not be found.".into(),
-        405 => format!("The method {method} is not allowed for this resource."),
-        409 => "There was a conflict when trying to complete your request.".into(),
-        500 => "The server has either erred or is incapable of performing the requested operation.".into(),
-        501 => format!("The request method {method} is not implemented for this server."),
-        _ => String::new(),
-    }
-}
-
-/// Answers with an HTTP error: status `code`, the extra `headers` (such as `Allow`), and a
-/// plain-text body of the status, webob's explanation for it, and `detail`.
+/// Answers with an HTTP error: status `code`, the extra `headers` (such as `Allow`), and
+/// webob's body for it (`webob.exc.status_map[code](detail=detail, headers=headers)`):
+/// HTML, JSON or plain text as the request's Accept asks.
 ///
-/// Every error of the router, the resources and URLMap comes through here, so that webob's
-/// error bodies (HTML, JSON or text as the client accepts) can replace these in one place.
+/// URLMap's 404 comes through here; the router's and the resources' errors are [`Fault`]s.
 pub fn error_response(
     environ: &Environ,
     start_response: &mut StartResponse,
@@ -78,20 +63,14 @@ pub fn error_response(
     headers: &[(&str, &str)],
     detail: &str,
 ) -> Body {
-    let status = format!("{code} {}", reason(code));
-    let mut body = format!(
-        "{status}\n\n{}\n",
-        explanation(code, environ.get_or("REQUEST_METHOD", ""))
-    );
+    let mut error = HTTPError::new(code);
     if !detail.is_empty() {
-        body.push('\n');
-        body.push_str(detail);
-        body.push('\n');
+        error = error.with_detail(detail);
     }
-    let mut all: Vec<(&str, &str)> = vec![("Content-Type", "text/plain; charset=UTF-8")];
-    all.extend_from_slice(headers);
-    start_response.call(&status, all);
-    Body::from(body)
+    for (name, value) in headers {
+        error = error.with_header(*name, *value);
+    }
+    Response::from(error).respond(environ, start_response)
 }
 
 /// An HTTP error raised instead of a response: webob's `HTTPException` (`HTTPBadRequest`,
@@ -99,7 +78,7 @@ pub fn error_response(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub code: u16,
-    /// webob's `explanation=` (here: the detail after the status's own explanation).
+    /// webob's `explanation=`: replaces the status's own explanation when not empty.
     pub explanation: String,
     pub headers: Vec<(String, String)>,
 }
@@ -143,10 +122,21 @@ impl Fault {
         self
     }
 
-    /// The response for this error (through [`error_response`]).
+    /// The webob error this is: `status_map[code](explanation=..., headers=...)`.
+    pub fn to_http_error(&self) -> HTTPError {
+        let mut error = HTTPError::new(self.code);
+        if !self.explanation.is_empty() {
+            error = error.with_explanation(self.explanation.clone());
+        }
+        for (name, value) in &self.headers {
+            error = error.with_header(name.clone(), value.clone());
+        }
+        error
+    }
+
+    /// The response for this error: webob's body for it, as the request's Accept asks.
     pub fn respond(&self, environ: &Environ, start_response: &mut StartResponse) -> Body {
-        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        error_response(environ, start_response, self.code, &headers, &self.explanation)
+        Response::from(self.to_http_error()).respond(environ, start_response)
     }
 }
 
@@ -346,7 +336,10 @@ mod tests {
         let (status, headers, body) = call(&r, environ("GET", "/nowhere", &[]));
         assert_eq!(status, "404 Not Found");
         assert_eq!(header(&headers, "Content-Type"), Some("text/plain; charset=UTF-8"));
-        assert_eq!(body, "404 Not Found\n\nThe resource could not be found.\n");
+        assert_eq!(
+            body, "404 Not Found\n\nThe resource could not be found.\n\n   ",
+            "webob's plain body"
+        );
 
         let (status, headers, body) = call(&r, environ("POST", "/images/abc", &[]));
         assert_eq!(status, "405 Method Not Allowed");
@@ -410,7 +403,7 @@ mod tests {
         assert_eq!(sr.status(), "400 Bad Request");
         assert_eq!(
             crate::routes::testing::body_text(body),
-            "400 Bad Request\n\nThe server could not comply with the request since it is either malformed or otherwise incorrect.\n\nA body is not expected with this request.\n"
+            "400 Bad Request\n\nA body is not expected with this request.\n\n   "
         );
         assert_eq!(
             Fault::method_not_allowed("GET, PUT").headers,

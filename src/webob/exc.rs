@@ -289,6 +289,13 @@ impl HTTPError {
         self
     }
 
+    /// `explanation=`: replaces the class's explanation (Glance raises
+    /// `HTTPBadRequest(explanation=msg)`), the line above the detail.
+    pub fn with_explanation(mut self, explanation: impl Into<String>) -> HTTPError {
+        self.d.explanation = Cow::Owned(explanation.into());
+        self
+    }
+
     /// `comment=`: an HTML comment in the HTML body, plain text in the others.
     pub fn with_comment(mut self, comment: impl Into<String>) -> HTTPError {
         self.d.comment = Some(comment.into());
@@ -582,6 +589,14 @@ fn strip_tags(value: &str) -> String {
     result
 }
 
+/// A cookie that cannot be written (`resp.set_cookie(...)?` in a handler) is the
+/// programmer's error, which WebOb raises as a `ValueError`: a 500 naming it.
+impl From<super::cookies::CookieError> for HTTPError {
+    fn from(e: super::cookies::CookieError) -> HTTPError {
+        HTTPInternalServerError().with_detail(e.to_string())
+    }
+}
+
 /// An `HTTPError` serves itself, as a WebOb exception is a WSGI app.
 impl Application for HTTPError {
     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
@@ -737,5 +752,22 @@ mod tests {
     #[test]
     fn strip_tags_like_webob() {
         assert_eq!(strip_tags("a<br />b<BR>c\n<!-- x --><b>d</b>\r"), "a\nb\nc  x d");
+    }
+
+    #[test]
+    fn explanation_replaces_the_class_s() {
+        let env = environ("GET", "/", &[]);
+        let e = HTTPBadRequest().with_explanation("Malformed JSON in request body.");
+        assert_eq!(e.to_string(), "Malformed JSON in request body.");
+        assert_eq!(
+            e.plain_body(&env),
+            "400 Bad Request\n\nMalformed JSON in request body.\n\n   "
+        );
+    }
+
+    #[test]
+    fn a_cookie_error_is_a_500_naming_it() {
+        let e = HTTPError::from(crate::webob::SetCookie::new("bad name", "x").to_header().unwrap_err());
+        assert_eq!((e.code, e.detail()), (500, Some("invalid cookie name \"bad name\"")));
     }
 }

@@ -67,6 +67,12 @@ impl FormValue {
     }
 }
 
+impl super::multidict::TextValue for FormValue {
+    fn text(&self) -> Option<&str> {
+        self.as_text()
+    }
+}
+
 impl From<String> for FormValue {
     fn from(s: String) -> FormValue {
         FormValue::Text(s)

@@ -36,7 +36,8 @@
 //!   ([`FormValue`]s for forms, uploads as [`FileUpload`]s), the body (capped), JSON
 //!   (feature `json`), cookies, headers, URLs, `path_info_pop`, and
 //!   [`Request::get_response`] to call another app in memory.
-//! - `webob.response`: [`Response`], with cookies ([`SetCookie`]), caching
+//! - `webob.response`: [`Response`] (and [`ResponseApp`], one mounted as an application),
+//!   with cookies ([`SetCookie`]), caching
 //!   ([`CacheControl`]), ETags and conditional responses (304, 206, 416).
 //! - `webob.exc`: [`exc`], errors as values that are responses ([`HTTPError`]).
 //! - `webob.dec`: [`wsgify`] and [`middleware`].
@@ -66,8 +67,13 @@ pub use dec::{middleware, wsgify, Wsgify, WsgifyMiddleware};
 pub use exc::HTTPError;
 pub use form::{FileUpload, FileUploadReader, FormLimits, FormValue};
 pub use headers::{environ_key, header_name, EnvironHeaders, ResponseHeaders};
-pub use multidict::{parse_qsl, parse_qsl_bytes, MultiDict, MultipleValues};
+pub use multidict::{parse_qsl, parse_qsl_bytes, MultiDict, MultipleValues, TextValue};
 pub use range::{ByteRange, ContentRange, Range, MAX_RANGES};
 pub use request::{Request, DEFAULT_BODY_LIMIT};
-pub use response::{CacheControl, InvalidStatus, ReadSeek, Response};
+pub use response::{CacheControl, InvalidStatus, ReadSeek, Response, ResponseApp};
 pub use util::status_reason;
+
+/// The Rust blocks of `docs/porting-webob.md`, compiled as doc tests so the page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/porting-webob.md")]
+pub struct PortingWebobDoctests;

@@ -118,6 +118,32 @@ impl<V> MultiDict<V> {
     }
 }
 
+/// A value with text to give: a query's `String`, a form's text field
+/// ([`FormValue::Text`](super::FormValue); a file upload has none).
+pub trait TextValue {
+    fn text(&self) -> Option<&str>;
+}
+
+impl TextValue for String {
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl<V: TextValue> MultiDict<V> {
+    /// `d.get(key)` as text: the last value of the key, `None` when there is none (or it is
+    /// a file).
+    pub fn get_text(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(TextValue::text)
+    }
+
+    /// `d.get(key, default)`: the last value's text, else `default`. Spares a port the
+    /// `.map(String::as_str).unwrap_or(..)` of every `req.GET.get('who', '')`.
+    pub fn get_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
+        self.get_text(key).unwrap_or(default)
+    }
+}
+
 impl<V> FromIterator<(String, V)> for MultiDict<V> {
     fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
         MultiDict {
@@ -188,6 +214,18 @@ mod tests {
         assert_eq!(d.getone("b"), Ok(Some(&"2".to_owned())));
         assert_eq!(d.getone("c"), Ok(None));
         assert_eq!(d.keys().collect::<Vec<_>>(), vec!["a", "b", "a"]);
+    }
+
+    #[test]
+    fn text_getters_take_defaults_as_python_get_does() {
+        let d = parse_qsl("who=ann&who=bob&empty=");
+        assert_eq!(d.get_text("who"), Some("bob"));
+        assert_eq!(d.get_or("who", "stranger"), "bob");
+        assert_eq!(d.get_or("nobody", "stranger"), "stranger");
+        assert_eq!(d.get_or("empty", "x"), "", "an empty value is a value");
+        let mut form: MultiDict<super::super::FormValue> = MultiDict::new();
+        form.add("name", super::super::FormValue::Text("tea".into()));
+        assert_eq!((form.get_or("name", ""), form.get_text("file")), ("tea", None));
     }
 
     #[test]

@@ -592,7 +592,7 @@ impl<'e> Request<'e> {
         let body = if written.is_empty() {
             body
         } else {
-            Body::Iter(Box::new(std::iter::once(written).chain(pieces(body))))
+            Body::Iter(Box::new(std::iter::once(written).chain(body)))
         };
         (status, headers, body)
     }
@@ -603,26 +603,6 @@ impl<'e> Request<'e> {
     pub fn get_response<A: Application + ?Sized>(&mut self, app: &A) -> Response {
         let (status, headers, body) = self.call_application(app);
         Response::from_parts(status, headers, body)
-    }
-}
-
-/// A body as a lazy sequence of pieces.
-fn pieces(body: Body) -> Box<dyn Iterator<Item = Vec<u8>>> {
-    match body {
-        Body::Empty => Box::new(std::iter::empty()),
-        Body::Bytes(b) => Box::new(std::iter::once(b.into_owned())),
-        Body::Chunks(v) => Box::new(v.into_iter()),
-        Body::Iter(it) => it,
-        Body::File(mut f) => Box::new(std::iter::from_fn(move || {
-            let mut block = vec![0; f.block_size];
-            match f.reader.read(&mut block) {
-                Ok(0) | Err(_) => None,
-                Ok(n) => {
-                    block.truncate(n);
-                    Some(block)
-                }
-            }
-        })),
     }
 }
 

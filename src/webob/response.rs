@@ -12,9 +12,11 @@
 //! `conditional_response_app` does; several ranges get one `multipart/byteranges` 206
 //! (WebOb serves only the first).
 //!
-//! A `Response` holds the body of one request, which may be a non-`Send` iterator, so it is
-//! an application for that request only: `resp.call(environ, start_response)` consumes it.
-//! [`HTTPError`] values are shareable applications (`Application`).
+//! A `Response` holds the body of one request, which may be a lazy, non-`Send` iterator, so
+//! it is an application for that request only: `resp.call(environ, start_response)`
+//! consumes it. [`Response::into_app`] makes one whose body can be replayed (bytes, as
+//! every constructor makes) a [`ResponseApp`], an `Application` to mount and share, as a
+//! WebOb `Response` is a WSGI app; [`HTTPError`] values are shareable applications too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -545,7 +547,12 @@ impl Response {
     /// relative Location becomes absolute; a conditional response answers conditional and
     /// range requests; a response made from an [`HTTPError`] gets the body the request's
     /// Accept asks for.
-    pub fn call(mut self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    pub fn call(self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+        self.respond(environ, start_response)
+    }
+
+    /// [`Response::call`] for callers that hold the environ shared (the router's errors).
+    pub(crate) fn respond(mut self, environ: &Environ, start_response: &mut StartResponse) -> Body {
         if let Some(mut error) = self.pending.take() {
             if !self.has_body() {
                 // What was added to the response since it was made from the error is kept.
@@ -558,7 +565,7 @@ impl Response {
                     })
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .collect();
-                return error.response_for(environ).call(environ, start_response);
+                return error.response_for(environ).respond(environ, start_response);
             }
         }
         let headers = self.absolute_headers(environ);
@@ -1120,6 +1127,111 @@ impl From<&'static str> for Response {
 impl From<Vec<u8>> for Response {
     fn from(b: Vec<u8>) -> Response {
         Response::new().with_body(b)
+    }
+}
+
+/// The body of a [`ResponseApp`]: what can be sent again and again.
+#[derive(Clone)]
+enum ReplayBody {
+    Bytes(Cow<'static, [u8]>),
+    Chunks(Vec<Vec<u8>>),
+}
+
+/// A [`Response`] as a shared application, served to every request that reaches it: WebOb's
+/// `Response` is a WSGI app, and one mounted somewhere (`urlmap['/health'] = Response('OK')`)
+/// answers each request with the same status, headers and body, because WebOb replays an
+/// `app_iter` that is a list.
+///
+/// Made by [`Response::into_app`], for a response whose body can be replayed: bytes (every
+/// constructor's body), a list of pieces, or nothing. A lazy body (an iterator, a reader, a
+/// file) is one-shot, as a generator `app_iter` is in WebOb, where a second call sends
+/// nothing: `into_app` gives such a response back rather than serve it once. Read it first
+/// with [`Response::body`] (WebOb's `resp.body` joins the `app_iter` the same way) if it
+/// should be kept, or make one response per request with a closure.
+///
+/// Each call serves a copy as [`Response::call`] would: a relative Location made absolute
+/// for the request, conditional requests answered when the response is conditional, and a
+/// response made from an [`HTTPError`] given the body the request's Accept asks for.
+///
+/// ```
+/// use may_wsgi::urlmap::URLMap;
+/// use may_wsgi::webob::Response;
+///
+/// let mut urlmap = URLMap::new();
+/// let health = Response::text("OK").into_app().expect("a bytes body replays");
+/// urlmap.insert("/health", health);
+/// ```
+#[derive(Clone)]
+pub struct ResponseApp {
+    status: String,
+    headers: ResponseHeaders,
+    body: ReplayBody,
+    conditional: bool,
+    pending: Option<Box<HTTPError>>,
+}
+
+impl fmt::Debug for ResponseApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseApp")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl Response {
+    /// This response as an application that serves it to every request: see
+    /// [`ResponseApp`]. A lazy body cannot be replayed: the response comes back as the
+    /// error.
+    pub fn into_app(mut self) -> Result<ResponseApp, Response> {
+        let body = match std::mem::replace(&mut self.app_iter, AppIter::Body(Body::Empty)) {
+            AppIter::Body(Body::Empty) => ReplayBody::Bytes(Cow::Borrowed(b"")),
+            AppIter::Body(Body::Bytes(b)) => ReplayBody::Bytes(b),
+            AppIter::Body(Body::Chunks(v)) => ReplayBody::Chunks(v),
+            lazy => {
+                self.app_iter = lazy;
+                return Err(self);
+            }
+        };
+        Ok(ResponseApp {
+            status: self.status,
+            headers: self.headers,
+            body,
+            conditional: self.conditional,
+            pending: self.pending,
+        })
+    }
+}
+
+impl TryFrom<Response> for ResponseApp {
+    type Error = Response;
+
+    fn try_from(response: Response) -> Result<ResponseApp, Response> {
+        response.into_app()
+    }
+}
+
+impl ResponseApp {
+    /// A fresh [`Response`] for one request, to change before sending.
+    pub fn response(&self) -> Response {
+        let body = match &self.body {
+            ReplayBody::Bytes(b) if b.is_empty() => Body::Empty,
+            ReplayBody::Bytes(b) => Body::Bytes(b.clone()),
+            ReplayBody::Chunks(v) => Body::Chunks(v.clone()),
+        };
+        Response {
+            status: self.status.clone(),
+            headers: self.headers.clone(),
+            app_iter: AppIter::Body(body),
+            conditional: self.conditional,
+            pending: self.pending.clone(),
+        }
+    }
+}
+
+impl crate::wsgi::Application for ResponseApp {
+    fn call(&self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+        self.response().call(environ, start_response)
     }
 }
 

@@ -85,6 +85,55 @@ impl From<Vec<u8>> for Body {
     }
 }
 
+/// Borrowed text and bytes that are not `'static` are copied: `Body::from(&name)` for a
+/// `String` the app keeps, `Body::from(req.body()?)` for webob's shared body. (A borrowed
+/// `&str` or `&[u8]` of a shorter life has no `From`, as the `'static` ones are sent without
+/// a copy: `.to_owned()` it.)
+impl From<&String> for Body {
+    fn from(s: &String) -> Body {
+        Body::Bytes(Cow::Owned(s.clone().into_bytes()))
+    }
+}
+
+impl From<&Vec<u8>> for Body {
+    fn from(b: &Vec<u8>) -> Body {
+        Body::Bytes(Cow::Owned(b.clone()))
+    }
+}
+
+impl From<Box<[u8]>> for Body {
+    fn from(b: Box<[u8]>) -> Body {
+        Body::Bytes(Cow::Owned(b.into_vec()))
+    }
+}
+
+impl From<std::rc::Rc<[u8]>> for Body {
+    fn from(b: std::rc::Rc<[u8]>) -> Body {
+        Body::Bytes(Cow::Owned(b.to_vec()))
+    }
+}
+
+impl From<std::sync::Arc<[u8]>> for Body {
+    fn from(b: std::sync::Arc<[u8]>) -> Body {
+        Body::Bytes(Cow::Owned(b.to_vec()))
+    }
+}
+
+impl From<Cow<'static, str>> for Body {
+    fn from(s: Cow<'static, str>) -> Body {
+        match s {
+            Cow::Borrowed(s) => Body::from(s),
+            Cow::Owned(s) => Body::from(s),
+        }
+    }
+}
+
+impl From<Cow<'static, [u8]>> for Body {
+    fn from(b: Cow<'static, [u8]>) -> Body {
+        Body::Bytes(b)
+    }
+}
+
 impl From<Vec<Vec<u8>>> for Body {
     fn from(v: Vec<Vec<u8>>) -> Body {
         Body::Chunks(v)
@@ -94,6 +143,39 @@ impl From<Vec<Vec<u8>>> for Body {
 impl From<Vec<String>> for Body {
     fn from(v: Vec<String>) -> Body {
         Body::Chunks(v.into_iter().map(String::into_bytes).collect())
+    }
+}
+
+/// The body as a lazy sequence of pieces, whatever it holds: what middleware wraps to change
+/// a body while it streams (`Body::iter(body.into_iter().map(..))`), as Python middleware
+/// wraps an `app_iter`. A file is read a block at a time; a read error panics, as an
+/// exception raised by an `app_iter` does in Python: the server then cuts the connection
+/// rather than end the body short as if it were whole.
+impl IntoIterator for Body {
+    type Item = Vec<u8>;
+    type IntoIter = Box<dyn Iterator<Item = Vec<u8>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Body::Empty => Box::new(std::iter::empty()),
+            Body::Bytes(b) => Box::new(std::iter::once(b.into_owned())),
+            Body::Chunks(v) => Box::new(v.into_iter()),
+            Body::Iter(it) => it,
+            Body::File(mut f) => Box::new(std::iter::from_fn(move || {
+                let mut block = vec![0; f.block_size];
+                loop {
+                    match f.reader.read(&mut block) {
+                        Ok(0) => return None,
+                        Ok(n) => {
+                            block.truncate(n);
+                            return Some(block);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => panic!("reading the file body failed: {e}"),
+                    }
+                }
+            })),
+        }
     }
 }
 
@@ -123,6 +205,64 @@ mod tests {
         assert_eq!(Body::Empty.known_len(), Some(0));
         assert_eq!(Body::iter(vec!["x"]).known_len(), None);
         assert_eq!(Body::file(std::io::empty()).known_len(), None);
+    }
+
+    #[test]
+    fn bodies_from_every_kind_of_text_and_bytes() {
+        let name = String::from("ann");
+        let bytes = b"xy".to_vec();
+        let static_text: Cow<'static, str> = Cow::Borrowed("st");
+        let bodies = [
+            Body::from("lit"),
+            Body::from(&b"lit"[..]),
+            Body::from(name.clone()),
+            Body::from(&name),
+            Body::from(bytes.clone()),
+            Body::from(&bytes),
+            Body::from(bytes.clone().into_boxed_slice()),
+            Body::from(std::rc::Rc::<[u8]>::from(&b"rc"[..])),
+            Body::from(std::sync::Arc::<[u8]>::from(&b"arc"[..])),
+            Body::from(static_text),
+            Body::from(Cow::<'static, str>::Owned("own".into())),
+        ];
+        let lens: Vec<_> = bodies.iter().map(Body::known_len).collect();
+        let want = [3, 3, 3, 3, 2, 2, 2, 2, 3, 2, 3].map(Some);
+        assert_eq!(lens, want);
+        assert_eq!(name, "ann", "borrowed, not moved");
+    }
+
+    #[test]
+    fn every_body_iterates_as_pieces() {
+        let bodies = [
+            Body::Empty,
+            Body::from("ab"),
+            Body::from(vec![b"a".to_vec(), b"b".to_vec()]),
+            Body::iter(vec!["a", "b"]),
+            Body::File(FileWrapper::new(std::io::Cursor::new(b"ab".to_vec()), 1)),
+        ];
+        let joined: Vec<Vec<u8>> = bodies.into_iter().map(|b| b.into_iter().flatten().collect()).collect();
+        assert_eq!(
+            joined,
+            [
+                b"".to_vec(),
+                b"ab".to_vec(),
+                b"ab".to_vec(),
+                b"ab".to_vec(),
+                b"ab".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "reading the file body failed")]
+    fn a_file_that_fails_to_read_panics_rather_than_end_short() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk gone"))
+            }
+        }
+        let _ = Body::file(Broken).into_iter().count();
     }
 
     #[test]
