@@ -22,9 +22,9 @@
 //! leftmost is taken. An entry that is not an IP address (`unknown`, an obfuscated
 //! identifier) ends the walk and the socket peer stays REMOTE_ADDR.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::request::{Head, HttpError};
+use super::request::{Head, HttpError, Span};
 
 /// The peers whose forwarding headers are believed (`--forwarded-allow-ips`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +135,10 @@ pub struct Forwarded {
     pub https: Option<bool>,
     /// The client's address from `X-Forwarded-For`, when one can be believed.
     pub client: Option<IpAddr>,
+    /// Where in the head that address is written, when it is written as `client`'s
+    /// `Display` would write it (dotted IPv4, which std parses only without leading
+    /// zeros): it can then be copied rather than formatted.
+    pub client_text: Option<Span>,
 }
 
 /// gunicorn's `secure_scheme_headers`: the header, and the exact value that means https.
@@ -148,17 +152,15 @@ const SECURE_SCHEME_HEADERS: [(&[u8], &[u8]); 3] = [
 /// spans index). Errors with 400 when scheme headers disagree.
 pub fn read(head_bytes: &[u8], head: &Head, allow: &ForwardedAllow) -> Result<Forwarded, HttpError> {
     let mut out = Forwarded::default();
-    // Every X-Forwarded-For field, in order: together they are one list.
-    let mut chain: Vec<&[u8]> = Vec::new();
+    let mut chain = false;
     for &(name, value) in &head.headers {
         let name = name.get(head_bytes);
-        // Cheap first: every header here is 15 to 20 bytes long and starts "x-forwarded-".
-        if name.len() < 15 || name.len() > 20 || !name[..12].eq_ignore_ascii_case(b"x-forwarded-") {
+        if !forwarding_header(name) {
             continue;
         }
         let value = value.get(head_bytes);
         if name.eq_ignore_ascii_case(b"x-forwarded-for") {
-            chain.push(value);
+            chain = true;
             continue;
         }
         for (header, secure) in SECURE_SCHEME_HEADERS {
@@ -173,41 +175,84 @@ pub fn read(head_bytes: &[u8], head: &Head, allow: &ForwardedAllow) -> Result<Fo
             }
         }
     }
-    if !chain.is_empty() {
-        out.client = client_of(&chain, allow);
+    // Every X-Forwarded-For field, last first: together they are one list.
+    let fields = head.headers.iter().rev().filter_map(|&(name, value)| {
+        let name = name.get(head_bytes);
+        (forwarding_header(name) && name.eq_ignore_ascii_case(b"x-forwarded-for")).then(|| value.get(head_bytes))
+    });
+    if let Some((ip, text)) = chain.then(|| client_of(fields, allow)).flatten() {
+        out.client = Some(ip);
+        out.client_text = text.map(|t| {
+            let start = t.as_ptr() as usize - head_bytes.as_ptr() as usize;
+            Span {
+                start: start as u32,
+                end: (start + t.len()) as u32,
+            }
+        });
     }
     Ok(out)
 }
 
-/// The client in an `X-Forwarded-For` list: the rightmost entry that is not a trusted
-/// proxy, or the leftmost when all are (see the module text).
-fn client_of(fields: &[&[u8]], allow: &ForwardedAllow) -> Option<IpAddr> {
+/// Cheap first: every header read here is 15 to 20 bytes long and starts "x-forwarded-".
+fn forwarding_header(name: &[u8]) -> bool {
+    (15..=20).contains(&name.len()) && name[..12].eq_ignore_ascii_case(b"x-forwarded-")
+}
+
+/// The client in an `X-Forwarded-For` list, given its fields last first: the rightmost
+/// entry that is not a trusted proxy, or the leftmost when all are (see the module text).
+/// With it, its text when that is the address as std writes it.
+fn client_of<'h>(fields: impl Iterator<Item = &'h [u8]>, allow: &ForwardedAllow) -> Option<(IpAddr, Option<&'h [u8]>)> {
     let mut leftmost = None;
-    // From the right: the last field's last entry first.
-    for entry in fields.iter().rev().flat_map(|f| f.rsplit(|&b| b == b',')) {
-        let ip = parse_entry(entry)?;
-        if !allow.trusts(Some(ip)) {
-            return Some(ip);
+    for entry in fields.flat_map(|f| f.rsplit(|&b| b == b',')) {
+        let found = parse_entry(entry)?;
+        if !allow.trusts(Some(found.0)) {
+            return Some(found);
         }
-        leftmost = Some(ip);
+        leftmost = Some(found);
     }
     leftmost
 }
 
 /// One `X-Forwarded-For` entry: an address, maybe with a port (`1.2.3.4:5678`,
-/// `[2001:db8::1]:80`), with optional whitespace around it.
-fn parse_entry(entry: &[u8]) -> Option<IpAddr> {
-    let text = std::str::from_utf8(entry).ok()?.trim_matches([' ', '\t']);
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Some(canonical(ip));
+/// `[2001:db8::1]:80`), with optional whitespace around it. With the address, its text
+/// when it is plain dotted IPv4 (which is how std writes it back).
+fn parse_entry(entry: &[u8]) -> Option<(IpAddr, Option<&[u8]>)> {
+    let trimmed = entry.trim_ascii();
+    if let Some(v4) = dotted_quad(trimmed) {
+        return Some((IpAddr::V4(v4), Some(trimmed)));
     }
-    if let Ok(sa) = text.parse::<SocketAddr>() {
-        return Some(canonical(sa.ip()));
+    let text = std::str::from_utf8(trimmed).ok()?;
+    let ip = if let Ok(ip) = text.parse::<IpAddr>() {
+        ip
+    } else if let Ok(sa) = text.parse::<SocketAddr>() {
+        sa.ip()
+    } else {
+        let v6 = text.strip_prefix('[')?.strip_suffix(']')?.parse::<Ipv6Addr>().ok()?;
+        IpAddr::V6(v6)
+    };
+    Some((canonical(ip), None))
+}
+
+/// The common case, read without `str` checks: four decimal numbers up to 255, no
+/// leading zeros (std's own rule, so the text is exactly what `Display` writes).
+fn dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for &b in part {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
     }
-    text.strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .and_then(|t| t.parse::<Ipv6Addr>().ok())
-        .map(|v6| canonical(IpAddr::V6(v6)))
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 #[cfg(test)]
@@ -311,6 +356,28 @@ mod tests {
         assert_eq!(client("X-Forwarded-For: unknown\r\n", local), None);
         assert_eq!(client("X-Forwarded-For: 203.0.113.7, garbage\r\n", local), None);
         assert_eq!(client("X-Forwarded-For:\r\n", local), None);
+    }
+
+    #[test]
+    fn dotted_quads_as_std_reads_them() {
+        for text in [
+            "0.0.0.0",
+            "203.0.113.7",
+            "255.255.255.255",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3.-4",
+            "1..3.4",
+            "",
+            "1.2.3.4 ",
+            "1.2.3.4:80",
+            "1234.1.1.1",
+            "a.b.c.d",
+        ] {
+            assert_eq!(dotted_quad(text.as_bytes()), text.parse::<Ipv4Addr>().ok(), "{text:?}");
+        }
     }
 
     #[test]

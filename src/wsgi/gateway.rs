@@ -96,7 +96,7 @@ pub(crate) fn serve_request(
 
     let refused = match forwarded {
         Ok(forwarded) => {
-            apply_forwarded(environ, forwarded);
+            environ.set_forwarded(&forwarded);
             too_large(head, settings).then_some(BODY_TOO_LARGE)
         }
         Err(e) => Some(e),
@@ -179,24 +179,6 @@ pub(crate) fn serve_request(
         next = Next::Close;
     }
     next
-}
-
-/// What a trusted proxy said (see `http::forwarded`): the scheme, and the client's address,
-/// which replaces the proxy's as REMOTE_ADDR. REMOTE_PORT, the proxy's port, then means
-/// nothing and is removed, as gunicorn leaves it out for a peer without a port (unless
-/// REMOTE_ADDR was the client already, from a PROXY protocol header, port and all).
-fn apply_forwarded(environ: &mut Environ, forwarded: Forwarded) {
-    if let Some(https) = forwarded.https {
-        environ.set("wsgi.url_scheme", if https { "https" } else { "http" });
-    }
-    if let Some(client) = forwarded.client {
-        let client = client.to_string();
-        // Already the client (a PROXY protocol header named it, with its port): keep it.
-        if environ.get("REMOTE_ADDR") != Some(client.as_str()) {
-            environ.set("REMOTE_ADDR", client);
-            environ.remove("REMOTE_PORT");
-        }
-    }
 }
 
 /// A Content-Length past `--limit-request-body`.
