@@ -6,7 +6,7 @@
 //! (the request gateway) calls it only for connections from a trusted peer, and applies
 //! the answer to the environ: `wsgi.url_scheme` and `REMOTE_ADDR`.
 //!
-//! The scheme follows gunicorn's `secure_scheme_headers` exactly: each of
+//! The scheme follows gunicorn's default `secure_scheme_headers` exactly: each of
 //! `X-Forwarded-Proto: https`, `X-Forwarded-Ssl: on` and `X-Forwarded-Protocol: ssl` that is
 //! present says "https" when its value is exactly that (case-sensitive) and "http"
 //! otherwise; when two of them (or two copies of one) disagree, the request is refused with
@@ -141,31 +141,48 @@ pub struct Forwarded {
     pub client_text: Option<Span>,
 }
 
-/// gunicorn's `secure_scheme_headers`: the header, and the exact value that means https.
-const SECURE_SCHEME_HEADERS: [(&[u8], &[u8]); 3] = [
-    (b"x-forwarded-proto", b"https"),
-    (b"x-forwarded-ssl", b"on"),
-    (b"x-forwarded-protocol", b"ssl"),
-];
+/// The headers read here.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    For,
+    /// One of gunicorn's `secure_scheme_headers`, with the exact value that means https.
+    Scheme(&'static [u8]),
+}
+
+/// Which forwarding header `name` is, if any. Cheap first, as every request from a trusted
+/// peer asks: the length (15 to 20), then "x-", then the rest.
+fn field(name: &[u8]) -> Option<Field> {
+    if !(15..=20).contains(&name.len()) || name[0] | 0x20 != b'x' || name[1] != b'-' {
+        return None;
+    }
+    if !name[2..12].eq_ignore_ascii_case(b"forwarded-") {
+        return None;
+    }
+    let rest = &name[12..];
+    match rest.len() {
+        3 if rest.eq_ignore_ascii_case(b"for") => Some(Field::For),
+        3 if rest.eq_ignore_ascii_case(b"ssl") => Some(Field::Scheme(b"on")),
+        5 if rest.eq_ignore_ascii_case(b"proto") => Some(Field::Scheme(b"https")),
+        8 if rest.eq_ignore_ascii_case(b"protocol") => Some(Field::Scheme(b"ssl")),
+        _ => None,
+    }
+}
 
 /// Reads the forwarding headers of a head from a trusted peer (`head_bytes` is what its
 /// spans index). Errors with 400 when scheme headers disagree.
 pub fn read(head_bytes: &[u8], head: &Head, allow: &ForwardedAllow) -> Result<Forwarded, HttpError> {
     let mut out = Forwarded::default();
-    let mut chain = false;
+    // The X-Forwarded-For field, when there is exactly one (nearly always); or how many.
+    let (mut only_for, mut fors) = (None, 0);
     for &(name, value) in &head.headers {
-        let name = name.get(head_bytes);
-        if !forwarding_header(name) {
-            continue;
-        }
-        let value = value.get(head_bytes);
-        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
-            chain = true;
-            continue;
-        }
-        for (header, secure) in SECURE_SCHEME_HEADERS {
-            if name.eq_ignore_ascii_case(header) {
-                let https = value == secure;
+        match field(name.get(head_bytes)) {
+            None => {}
+            Some(Field::For) => {
+                only_for = Some(value.get(head_bytes));
+                fors += 1;
+            }
+            Some(Field::Scheme(secure)) => {
+                let https = value.get(head_bytes) == secure;
                 match out.https {
                     Some(said) if said != https => {
                         return Err(HttpError::new(400, "conflicting scheme headers from the proxy"));
@@ -175,12 +192,20 @@ pub fn read(head_bytes: &[u8], head: &Head, allow: &ForwardedAllow) -> Result<Fo
             }
         }
     }
-    // Every X-Forwarded-For field, last first: together they are one list.
-    let fields = head.headers.iter().rev().filter_map(|&(name, value)| {
-        let name = name.get(head_bytes);
-        (forwarding_header(name) && name.eq_ignore_ascii_case(b"x-forwarded-for")).then(|| value.get(head_bytes))
-    });
-    if let Some((ip, text)) = chain.then(|| client_of(fields, allow)).flatten() {
+    let found = match (fors, only_for) {
+        (0, _) | (_, None) => None,
+        (1, Some(value)) => client_of(std::iter::once(value), allow),
+        // Several fields are one list, in order: walk them last first.
+        _ => client_of(
+            head.headers
+                .iter()
+                .rev()
+                .filter(|(name, _)| field(name.get(head_bytes)) == Some(Field::For))
+                .map(|(_, value)| value.get(head_bytes)),
+            allow,
+        ),
+    };
+    if let Some((ip, text)) = found {
         out.client = Some(ip);
         out.client_text = text.map(|t| {
             let start = t.as_ptr() as usize - head_bytes.as_ptr() as usize;
@@ -191,11 +216,6 @@ pub fn read(head_bytes: &[u8], head: &Head, allow: &ForwardedAllow) -> Result<Fo
         });
     }
     Ok(out)
-}
-
-/// Cheap first: every header read here is 15 to 20 bytes long and starts "x-forwarded-".
-fn forwarding_header(name: &[u8]) -> bool {
-    (15..=20).contains(&name.len()) && name[..12].eq_ignore_ascii_case(b"x-forwarded-")
 }
 
 /// The client in an `X-Forwarded-For` list, given its fields last first: the rightmost
