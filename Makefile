@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench bench-capacity bench-proxied bench-models soak fuzz clean
+.PHONY: build run test lint doc bench bench-capacity bench-proxied bench-models bench-glance soak fuzz clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -39,7 +39,7 @@ fuzz:
 		$(CARGO) test --lib http::fuzz -- --nocapture
 
 # Side by side with the raw may_minihttp hello world, in one run (see benches/bench.sh),
-# then the proxied and capacity sections.
+# then the proxied and capacity sections, then the glance_api section if that example is built.
 bench:
 	./benches/bench.sh
 
@@ -79,6 +79,12 @@ bench-models:
 	$${CARGO_TARGET_DIR:-target}/release/examples/pingpong | tee docs/models/pingpong.txt
 	PYTHON=$(PYTHON) python3 benches/models.py
 	python3 benches/models_plot.py
+
+# Only the glance_api section: examples/glance_api's image-list req/s, upload and download
+# MiB/s and RSS against the issue's targets (see benches/glance.sh; knobs MIB=256 BIG_MIB=1024
+# CONNS=50 DURATION=10, REF_URL=http://... to measure a running Glance beside it).
+bench-glance:
+	./benches/glance.sh
 
 clean:
 	$(CARGO) clean

@@ -5,8 +5,10 @@
 # server's peak RSS. The machine is shared and noisy, so the ratio is the figure that counts.
 # Then the proxied section, benches/proxied.sh (hello and 1 MiB downloads through nginx to
 # may-wsgi beside nginx serving the same bytes itself; `make bench-proxied` runs it alone),
-# and the capacity section, benches/capacity.sh (idle connections, slowloris, fresh
-# requests; its own knobs are listed there; `make bench-capacity` runs it alone).
+# the capacity section, benches/capacity.sh (idle connections, slowloris, fresh requests;
+# its own knobs are listed there; `make bench-capacity` runs it alone), and last the port's
+# section, benches/glance.sh (`make bench-glance` runs it alone), if the release build of
+# examples/glance_api exists (its LTO build takes minutes, so this script does not start one).
 #
 # Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (3) UPLOAD_MB (1024)
 #        LATENCY_CONNS (1000: the p99 round)
@@ -95,3 +97,10 @@ cleanup; wait "${pids[@]}" 2>/dev/null || true; pids=()
 # Behind nginx, beside nginx alone (benches/proxied.sh; `make bench-proxied` runs it alone).
 THREADS=$THREADS DURATION=$DURATION ROUNDS=$ROUNDS ./benches/proxied.sh
 ./benches/capacity.sh
+
+# The port's section: examples/glance_api against the targets.
+if [ -x "$TARGET/release/examples/glance_api" ]; then
+    ./benches/glance.sh
+else
+    echo "glance_api: skipped, the release example is not built (cargo build --release --example glance_api, or make bench-glance)"
+fi

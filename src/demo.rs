@@ -15,6 +15,7 @@
 //! | `/panic` | a panicking app: 500, and the worker goes on |
 //! | `/recurse` | a bug that recurses without bound: the stack overflows, the connection closes, the worker is replaced |
 //! | `/status/NNN` | any status |
+//! | `/leak?kib=N` | a test aid: leaks N KiB on purpose (what `--max-worker-memory` is for) |
 //! | `OPTIONS *` | the methods the demo serves, in `Allow` |
 
 use std::io::Read;
@@ -72,6 +73,9 @@ pub fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     }
     if path == "/panic" {
         panic!("the demo app was asked to panic");
+    }
+    if path == "/leak" {
+        return leak(environ, start_response);
     }
     if let Some(code) = path.strip_prefix("/status/") {
         let code = code.to_owned();
@@ -269,6 +273,19 @@ fn hash(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
     let hash = fnv1a_kib(std::hint::black_box(kib));
     start_response.call("200 OK", TEXT);
     Body::from(format!("{hash:016x}\n"))
+}
+
+/// A test aid: memory that is never freed, every page written so that it is resident, as
+/// a leak in an application or a C library would be. `--max-worker-memory` retires the
+/// worker that holds it.
+fn leak(environ: &mut Environ, start_response: &mut StartResponse) -> Body {
+    let kib = match bounded(environ, "kib", 1024usize, 1024 * 1024) {
+        Ok(k) => k,
+        Err(why) => return bad_request(start_response, why),
+    };
+    std::mem::forget(vec![1u8; kib * 1024]);
+    start_response.call("200 OK", TEXT);
+    Body::from(format!("leaked {kib} KiB in worker {}\n", std::process::id()))
 }
 
 fn status(code: &str, start_response: &mut StartResponse) -> Body {

@@ -304,12 +304,15 @@ fn run(app: &dyn Application, head: &[u8], input: Box<dyn Read>, debug: bool) ->
         script_name: String::new(),
         url_scheme: "http".to_owned(),
         multiprocess: false,
+        trusted_proxy: false,
     });
     let mut start_response = StartResponse::new(x.clone());
     let settings = Settings {
         keep_alive: true,
         debug,
         max_drain: u64::MAX,
+        limit_request_body: None,
+        forwarded_allow: None,
     };
     gateway::serve_request(
         app,

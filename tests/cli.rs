@@ -31,6 +31,9 @@ fn bad_flags_exit_2_with_a_message() {
         (&["--limit-request-line", "0"][..], "out of range"),
         (&["--frobnicate"][..], "frobnicate"),
         (&["--log-level", "shouty"][..], "shouty"),
+        (&["--limit-request-body", "1M"][..], "--limit-request-body"),
+        (&["--forwarded-allow-ips", "localhost"][..], "--forwarded-allow-ips"),
+        (&["--max-worker-memory", "lots"][..], "--max-worker-memory"),
     ] {
         let (code, _, err) = run_command(Command::new(BIN).args(args), None);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -50,6 +53,10 @@ fn help_and_version() {
         "--keep-alive",
         "--client-timeout",
         "--access-logfile",
+        "--limit-request-body",
+        "--forwarded-allow-ips",
+        "--proxy-protocol",
+        "--max-worker-memory",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }

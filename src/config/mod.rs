@@ -20,7 +20,7 @@ use std::time::Duration;
 use getopts::{Matches, Options};
 use log::LevelFilter;
 
-use crate::http::Limits;
+use crate::http::{ForwardedAllow, Limits};
 use crate::logging;
 use crate::server::{AccessLogTarget, ServerConfig, WorkerClass};
 use file::Entry;
@@ -90,6 +90,9 @@ pub struct Config {
     /// A worker retires after this many requests (plus up to the jitter); 0 = never.
     pub max_requests: u64,
     pub max_requests_jitter: u64,
+    /// A worker whose resident memory passes this many bytes retires gracefully, as after
+    /// `max_requests`, and the master starts a fresh one; `None` = never.
+    pub max_worker_memory: Option<u64>,
     pub config_file: Option<PathBuf>,
     /// The program being served: its name, version and options (for `--help`, and to read
     /// the arguments again on HUP).
@@ -235,6 +238,8 @@ const VALUE_FLAGS: &[&str] = &[
     "limit-request-fields",
     "limit-request-field-size",
     "limit-request-head-size",
+    "limit-request-body",
+    "forwarded-allow-ips",
     "access-logfile",
     "log-level",
     "backlog",
@@ -246,10 +251,17 @@ const VALUE_FLAGS: &[&str] = &[
     "graceful-timeout",
     "max-requests",
     "max-requests-jitter",
+    "max-worker-memory",
 ];
 
 /// Flags without a value; `true`/`false` in a config file.
-const BOOL_FLAGS: &[&str] = &["no-access-log", "log-x-forwarded-for", "debug", "reuse-port"];
+const BOOL_FLAGS: &[&str] = &[
+    "no-access-log",
+    "log-x-forwarded-for",
+    "debug",
+    "reuse-port",
+    "proxy-protocol",
+];
 
 /// The server's flags and then the application's.
 fn options(extra: &[AppOption]) -> Options {
@@ -351,6 +363,23 @@ fn server_options() -> Options {
     );
     o.optopt(
         "",
+        "limit-request-body",
+        "largest request body in bytes: a larger Content-Length is answered 413 before the app runs, a chunked body that grows past it fails wsgi.input (nginx's client_max_body_size; default 0, no limit)",
+        "BYTES",
+    );
+    o.optopt(
+        "",
+        "forwarded-allow-ips",
+        "proxies whose X-Forwarded-For (REMOTE_ADDR) and X-Forwarded-Proto/-Ssl/-Protocol (wsgi.url_scheme) are believed: addresses and networks, comma-separated, or '*' for all; Unix-domain peers always are (gunicorn's; default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1)",
+        "IPS",
+    );
+    o.optflag(
+        "",
+        "proxy-protocol",
+        "every connection starts with a PROXY protocol v1 or v2 header (HAProxy's send-proxy, nginx's proxy_protocol) from a peer in --forwarded-allow-ips, whose client address becomes REMOTE_ADDR; a connection without one is closed",
+    );
+    o.optopt(
+        "",
         "access-logfile",
         "access log file, '-' for stderr (default '-')",
         "PATH",
@@ -406,6 +435,12 @@ fn server_options() -> Options {
         "max-requests-jitter",
         "up to this many more, at random, per worker (default 0)",
         "N",
+    );
+    o.optopt(
+        "",
+        "max-worker-memory",
+        "a worker whose resident memory passes this many MiB retires gracefully and is replaced, as with --max-requests; 0 = never (default 0)",
+        "MIB",
     );
     o.optopt(
         "c",
@@ -655,6 +690,16 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
         limits.head_total = n as usize;
     }
     server.limits = limits;
+    if let Some(allow) = src.parse("forwarded-allow-ips", ForwardedAllow::parse)? {
+        server.forwarded_allow_ips = allow;
+    } else if let Ok(from_env) = std::env::var("FORWARDED_ALLOW_IPS") {
+        // gunicorn's default comes from the environment too.
+        server.forwarded_allow_ips =
+            ForwardedAllow::parse(&from_env).map_err(|why| UsageError(format!("FORWARDED_ALLOW_IPS: {why}")))?;
+    }
+    if let Some(n) = src.parse("limit-request-body", |t| number_in(t, 0, u64::MAX / 2))? {
+        server.limit_request_body = (n > 0).then_some(n);
+    }
     if src.present("no-access-log") {
         if src.get("access-logfile").is_some() {
             return Err(UsageError(
@@ -670,6 +715,7 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
         server.access_log = target;
     }
     server.log_x_forwarded_for = src.present("log-x-forwarded-for");
+    server.proxy_protocol = src.present("proxy-protocol");
     server.debug = src.present("debug");
     let log_level = src
         .parse("log-level", |v| {
@@ -696,6 +742,10 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
     let max_requests_jitter = src
         .parse("max-requests-jitter", |t| number_in(t, 0, u64::MAX / 2))?
         .unwrap_or(0);
+    let max_worker_memory = src
+        .parse("max-worker-memory", |t| number_in(t, 0, 1 << 30))?
+        .filter(|&mib| mib > 0)
+        .map(|mib| mib << 20);
     let bind = src
         .parse("bind", parse_bind)?
         .map_or_else(|| parse_bind(DEFAULT_BIND), Ok)
@@ -722,6 +772,7 @@ fn parse_program(program: &Program, invoked: &str, args: &[String]) -> Result<Co
             .unwrap_or(Duration::from_secs(30)),
         max_requests,
         max_requests_jitter,
+        max_worker_memory,
         config_file,
         app: app_options(program, &src),
         program: program.clone(),
@@ -777,6 +828,11 @@ mod tests {
         assert_eq!(c.server.stack_size, 128 * 1024);
         assert_eq!(c.server.limits, Limits::default());
         assert_eq!(c.server.access_log, AccessLogTarget::Stderr);
+        assert_eq!(c.server.limit_request_body, None, "no body limit unless asked");
+        assert_eq!(
+            parse(&["--limit-request-body", "0"]).unwrap().server.limit_request_body,
+            None
+        );
     }
 
     #[test]
@@ -825,12 +881,17 @@ mod tests {
             "200",
             "--limit-request-head-size",
             "4096",
+            "--limit-request-body",
+            "1048576",
+            "--forwarded-allow-ips",
+            "10.0.0.0/8, 192.168.0.1",
             "--access-logfile",
             "/tmp/a.log",
             "--log-level",
             "debug",
             "--debug",
             "--log-x-forwarded-for",
+            "--proxy-protocol",
         ])
         .unwrap();
         assert_eq!(c.bind, BindAddr::Tcp("[::1]:9000".parse().unwrap()));
@@ -849,9 +910,22 @@ mod tests {
                 head_total: 4096,
             }
         );
+        assert_eq!(c.server.limit_request_body, Some(1 << 20));
+        assert_eq!(
+            c.server.forwarded_allow_ips,
+            ForwardedAllow::parse("10.0.0.0/8,192.168.0.1").unwrap()
+        );
+        assert_eq!(
+            parse(&["--forwarded-allow-ips", "*"])
+                .unwrap()
+                .server
+                .forwarded_allow_ips,
+            ForwardedAllow::All
+        );
         assert_eq!(c.server.access_log, AccessLogTarget::File("/tmp/a.log".into()));
         assert_eq!(c.log_level, LevelFilter::Debug);
-        assert!(c.server.debug && c.server.log_x_forwarded_for);
+        assert!(c.server.debug && c.server.log_x_forwarded_for && c.server.proxy_protocol);
+        assert!(!parse(&[]).unwrap().server.proxy_protocol);
         assert_eq!(
             parse(&["--no-access-log"]).unwrap().server.access_log,
             AccessLogTarget::Off
@@ -884,6 +958,9 @@ mod tests {
         assert!(err(&["--bogus"]).contains("bogus"));
         assert!(err(&["--log-level", "loud"]).contains("loud"));
         assert!(err(&["stray"]).contains("stray"));
+        assert!(err(&["--limit-request-body", "1M"]).contains("--limit-request-body"));
+        assert!(err(&["--limit-request-body", "-1"]).contains("--limit-request-body"));
+        assert!(err(&["--forwarded-allow-ips", "localhost"]).contains("--forwarded-allow-ips"));
         assert!(err(&["--no-access-log", "--access-logfile", "x"]).contains("contradict"));
     }
 
@@ -911,6 +988,8 @@ mod tests {
             "1000",
             "--max-requests-jitter",
             "50",
+            "--max-worker-memory",
+            "512",
             "-b",
             "unix:/tmp/s.sock",
         ])
@@ -930,6 +1009,13 @@ mod tests {
         assert_eq!(c.timeout, Duration::ZERO);
         assert_eq!(c.graceful_timeout, Duration::from_secs(5));
         assert_eq!((c.max_requests, c.max_requests_jitter), (1000, 50));
+        assert_eq!(c.max_worker_memory, Some(512 << 20));
+        assert_eq!(parse(&[]).unwrap().max_worker_memory, None);
+        assert_eq!(parse(&["--max-worker-memory", "0"]).unwrap().max_worker_memory, None);
+        assert!(parse(&["--max-worker-memory", "1G"])
+            .unwrap_err()
+            .0
+            .contains("--max-worker-memory"));
         assert_eq!(c.bind, BindAddr::Unix("/tmp/s.sock".into()));
         assert!(c.server.multiprocess);
         let single = parse(&["--workers", "0"]).unwrap();
@@ -958,6 +1044,30 @@ mod tests {
             .unwrap_err()
             .0
             .contains("cannot read config file"));
+    }
+
+    #[test]
+    fn production_keys_in_a_config_file() {
+        let path = std::env::temp_dir().join(format!("may_wsgi_prod_{}.conf", std::process::id()));
+        std::fs::write(
+            &path,
+            "[may-wsgi]\nlimit_request_body = 1000\nforwarded-allow-ips = 10.0.0.0/8\n\
+             proxy_protocol = true\nmax_worker_memory = 256\n",
+        )
+        .unwrap();
+        let file = path.to_string_lossy().into_owned();
+        let c = parse(&["--config", &file]).unwrap();
+        assert_eq!(c.server.limit_request_body, Some(1000));
+        assert_eq!(
+            c.server.forwarded_allow_ips,
+            ForwardedAllow::parse("10.0.0.0/8").unwrap()
+        );
+        assert!(c.server.proxy_protocol);
+        assert_eq!(c.max_worker_memory, Some(256 << 20));
+        std::fs::write(&path, "forwarded_allow_ips = 10.0.0.0/40\n").unwrap();
+        let err = parse(&["--config", &file]).unwrap_err().0;
+        assert!(err.starts_with(&format!("{file}:1: forwarded-allow-ips:")), "{err}");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

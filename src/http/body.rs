@@ -96,7 +96,14 @@ pub enum Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decoder {
     state: State,
+    /// Most body bytes accepted (`--limit-request-body`); `u64::MAX` for no limit.
+    limit: u64,
+    /// Body bytes announced so far: the sum of the chunk sizes read.
+    announced: u64,
 }
+
+/// The refusal of a body past `--limit-request-body` (nginx's `client_max_body_size`).
+pub const BODY_TOO_LARGE: HttpError = HttpError::new(413, "request body larger than the server accepts");
 
 impl Decoder {
     /// A decoder for a body framed as `framing` says; `None` is a request without a body.
@@ -106,7 +113,20 @@ impl Decoder {
             Some(Framing::Length(n)) => State::Length { remaining: n },
             Some(Framing::Chunked) => State::Size { value: 0, digits: 0 },
         };
-        Decoder { state }
+        Decoder {
+            state,
+            limit: u64::MAX,
+            announced: 0,
+        }
+    }
+
+    /// The same decoder, refusing a chunked body (413) as soon as a chunk-size line takes
+    /// the body past `limit` bytes: before the first byte of that chunk reaches the
+    /// application, however the bytes arrive. A Content-Length body is the caller's to
+    /// check against the limit, from the head, before the application runs.
+    pub fn with_limit(mut self, limit: Option<u64>) -> Decoder {
+        self.limit = limit.unwrap_or(u64::MAX);
+        self
     }
 
     pub fn is_done(&self) -> bool {
@@ -231,7 +251,13 @@ impl Decoder {
                 }
                 State::SizeLf { value } => match b {
                     b'\n' if value == 0 => State::Trailer { line: 0, total: 0 },
-                    b'\n' => State::Data { remaining: value },
+                    b'\n' => {
+                        self.announced = self.announced.saturating_add(value);
+                        if self.announced > self.limit {
+                            return Err(BODY_TOO_LARGE);
+                        }
+                        State::Data { remaining: value }
+                    }
                     _ => return Err(HttpError::new(400, "invalid chunk size line ending")),
                 },
                 State::DataCr => match b {
@@ -302,6 +328,29 @@ mod tests {
         let (body, taken) = decode_all_ways(Framing::Chunked, raw).unwrap();
         assert_eq!(body, b"0123456789abcdefghijklmnopqrstuvwxyz");
         assert_eq!(taken, raw.len());
+    }
+
+    #[test]
+    fn a_chunked_body_past_the_limit_is_refused_at_the_size_line_every_way() {
+        use crate::http::testing::decode_with;
+        let raw = b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n";
+        let limited = |limit| Decoder::new(Some(Framing::Chunked)).with_limit(Some(limit));
+        for cuts in std::iter::once(Vec::new()).chain(ways_to_cut(raw, &mut Rng::new(11), 30)) {
+            // Exactly at the limit is allowed; the body is whole.
+            let (body, taken) = decode_with(limited(11), raw, &cuts).unwrap();
+            assert_eq!((body.as_slice(), taken), (&b"hello world"[..], raw.len()));
+            // One byte less: the second size line is refused, before its data.
+            assert_eq!(decode_with(limited(10), raw, &cuts), Err(BODY_TOO_LARGE));
+            assert_eq!(decode_with(limited(0), raw, &cuts), Err(BODY_TOO_LARGE));
+        }
+        // A huge announced chunk is refused on its size line, with no data sent at all.
+        let mut dec = limited(1024);
+        assert_eq!(dec.decode(b"ffffffff\r\n"), Err(BODY_TOO_LARGE));
+        // No limit: the same decoder as before.
+        assert_eq!(
+            Decoder::new(Some(Framing::Chunked)).with_limit(None),
+            Decoder::new(Some(Framing::Chunked))
+        );
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //!   Host, framing, Expect).
 //! - [`body`]: the Content-Length / chunked body decoder behind `wsgi.input`.
 //! - [`response`]: status reasons, the cached Date, chunk lines, the server's own errors.
+//! - [`forwarded`]: `X-Forwarded-For` and the scheme headers of a trusted proxy.
+//! - [`proxy_protocol`]: the PROXY protocol header (v1 and v2) before a connection's first
+//!   request.
 //! - `grammar`: the ABNF rules both check by hand (token, quoted-string, host).
 //!
 //! What a request may be, in short: a request line `method SP request-target SP HTTP/1.x`
@@ -20,14 +23,17 @@
 //! no whitespace anywhere. CONNECT is 501. The whole head is at most `Limits::head_total`.
 
 pub mod body;
+pub mod forwarded;
 pub(crate) mod grammar;
+pub mod proxy_protocol;
 pub mod request;
 pub mod response;
 
 #[cfg(test)]
 mod fuzz;
 
-pub use body::{Decoder, Step};
+pub use body::{Decoder, Step, BODY_TOO_LARGE};
+pub use forwarded::ForwardedAllow;
 pub use request::{parse_head, Framing, Head, HttpError, Limits, Span, TargetForm};
 
 /// Helpers the parser tests share: a small deterministic random source, cut points, and
@@ -99,7 +105,11 @@ pub(crate) mod testing {
     /// input is kept and extended. Returns the body and how many bytes of `raw` it took;
     /// an error with status 0 when the input ran out first.
     pub fn decode_in(framing: Framing, raw: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, usize), HttpError> {
-        let mut dec = Decoder::new(Some(framing));
+        decode_with(Decoder::new(Some(framing)), raw, cuts)
+    }
+
+    /// [`decode_in`] with a decoder made beforehand (one with a body limit, say).
+    pub fn decode_with(mut dec: Decoder, raw: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, usize), HttpError> {
         let mut body = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
         let mut taken = 0;

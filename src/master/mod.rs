@@ -10,6 +10,7 @@
 //! `--workers 0` serves in the one process instead, with the same signals for stopping.
 
 mod heartbeat;
+mod memory;
 mod pidfile;
 mod signals;
 mod sock;
@@ -198,10 +199,16 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
     if beat.is_none() && config.max_requests > 0 {
         log::warn!("--max-requests needs a master (--workers 1 or more); ignored");
     }
+    let memory_limit = if beat.is_some() { config.max_worker_memory } else { None };
+    if beat.is_none() && config.max_worker_memory.is_some() {
+        log::warn!("--max-worker-memory needs a master (--workers 1 or more); ignored");
+    }
     let mut lost_logged = false;
-    // Whether this worker is being replaced (a reload, its request limit, a lost
-    // coroutine), and so drains rather than closing its idle connections.
+    // Whether this worker is being replaced (a reload, its request or memory limit, a
+    // lost coroutine), and so drains rather than closing its idle connections.
+    let mut tick = 0u64;
     let replaced = loop {
+        tick += 1;
         std::thread::sleep(Duration::from_millis(100));
         if signals::take(libc::SIGUSR1) > 0 {
             if let Err(e) = handle.reopen_logs() {
@@ -245,6 +252,18 @@ fn worker_main(config: &Config, app: Arc<dyn Application>, listener: Option<&Lis
                 handle.requests()
             );
             break true;
+        }
+        // Once a second: reading /proc costs a system call or three.
+        if let (Some(limit), 0) = (memory_limit, tick % 10) {
+            if let Some(rss) = memory::resident_bytes().filter(|&rss| rss > limit) {
+                log::warn!(
+                    "worker {} retiring: its resident memory, {} MiB, passed --max-worker-memory {} MiB",
+                    std::process::id(),
+                    rss >> 20,
+                    limit >> 20
+                );
+                break true;
+            }
         }
         if beat.as_ref().is_some_and(|b| unsafe { libc::getppid() } != b.master) {
             log::warn!("worker {}: the master is gone; stopping", std::process::id());

@@ -9,16 +9,16 @@
 //! that after each group of routes; this does it for the paths that have none).
 //!
 //! [`Fault`] is what a controller, a deserializer or the router raises instead of a
-//! response (webob's `HTTPException`s, into which [`Fault::to_http_error`] turns it), and
-//! [`error_response`] answers with one by code: either way the body is webob's, chosen by
-//! the request's Accept. It hands on to the controllers the request with `wsgiorg.routing_args` set.
+//! response (webob's `HTTPException`s), and [`error_response`] answers with one: webob's
+//! body (`webob.exc`), plain text, HTML or JSON as the request's Accept asks.
+//! It hands on to the controllers the request with `wsgiorg.routing_args` set.
 
 use std::fmt;
 use std::sync::Arc;
 
 use super::mapper::Mapper;
 use super::middleware::{RoutesMiddleware, RoutingArgs};
-use crate::webob::{HTTPError, Response};
+use crate::webob::HTTPError;
 use crate::wsgi::{Application, Body, Environ, StartResponse};
 
 /// The reason phrase of a status (webob's `status_reasons`, the common ones).
@@ -52,10 +52,11 @@ pub fn reason(code: u16) -> &'static str {
 }
 
 /// Answers with an HTTP error: status `code`, the extra `headers` (such as `Allow`), and
-/// webob's body for it (`webob.exc.status_map[code](detail=detail, headers=headers)`):
-/// HTML, JSON or plain text as the request's Accept asks.
+/// webob's body for it (`webob.exc`: plain text, HTML or JSON as the request's Accept
+/// asks), its stock explanation followed by `detail`.
 ///
-/// URLMap's 404 comes through here; the router's and the resources' errors are [`Fault`]s.
+/// Every error of the router, the resources and URLMap comes through here or through
+/// [`Fault::respond`], which is the same with an explanation of its own.
 pub fn error_response(
     environ: &Environ,
     start_response: &mut StartResponse,
@@ -63,23 +64,25 @@ pub fn error_response(
     headers: &[(&str, &str)],
     detail: &str,
 ) -> Body {
-    let mut error = HTTPError::new(code);
-    if !detail.is_empty() {
-        error = error.with_detail(detail);
-    }
+    let mut fault = Fault::new(code, "").with_detail(detail);
     for (name, value) in headers {
-        error = error.with_header(*name, *value);
+        fault = fault.with_header(name, value);
     }
-    Response::from(error).respond(environ, start_response)
+    fault.respond(environ, start_response)
 }
 
 /// An HTTP error raised instead of a response: webob's `HTTPException` (`HTTPBadRequest`,
 /// `HTTPNotFound`, `HTTPMethodNotAllowed(headers=[('Allow', ...)])`, ...), as a value.
+/// A webob [`HTTPError`] converts into one (`?` in a controller method), and it renders
+/// as that `HTTPError` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub code: u16,
-    /// webob's `explanation=`: replaces the status's own explanation when not empty.
+    /// webob's `explanation=`: the text in place of the status's stock sentence (empty:
+    /// the stock sentence), as Glance raises `HTTPNotFound(explanation=msg)`.
     pub explanation: String,
+    /// webob's `detail=`: shown after the explanation (Glance's 409 and 415 use it).
+    pub detail: String,
     pub headers: Vec<(String, String)>,
 }
 
@@ -88,6 +91,7 @@ impl Fault {
         Fault {
             code,
             explanation: explanation.into(),
+            detail: String::new(),
             headers: Vec::new(),
         }
     }
@@ -122,11 +126,20 @@ impl Fault {
         self
     }
 
-    /// The webob error this is: `status_map[code](explanation=..., headers=...)`.
+    /// `detail=`.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Fault {
+        self.detail = detail.into();
+        self
+    }
+
+    /// The webob error this stands for.
     pub fn to_http_error(&self) -> HTTPError {
         let mut error = HTTPError::new(self.code);
         if !self.explanation.is_empty() {
             error = error.with_explanation(self.explanation.clone());
+        }
+        if !self.detail.is_empty() {
+            error = error.with_detail(self.detail.clone());
         }
         for (name, value) in &self.headers {
             error = error.with_header(name.clone(), value.clone());
@@ -134,17 +147,36 @@ impl Fault {
         error
     }
 
-    /// The response for this error: webob's body for it, as the request's Accept asks.
+    /// The response for this error: webob's, chosen by the request's Accept.
     pub fn respond(&self, environ: &Environ, start_response: &mut StartResponse) -> Body {
-        Response::from(self.to_http_error()).respond(environ, start_response)
+        self.to_http_error().respond(environ, start_response)
+    }
+}
+
+/// `raise webob.exc.HTTPConflict(explanation=...)` in a controller: `Err(exc::...)?`.
+impl From<HTTPError> for Fault {
+    fn from(error: HTTPError) -> Fault {
+        let stock = HTTPError::new(error.code);
+        Fault {
+            code: error.code,
+            explanation: if error.explanation() == stock.explanation() {
+                String::new()
+            } else {
+                error.explanation().to_owned()
+            },
+            detail: error.detail().unwrap_or("").to_owned(),
+            headers: error.headers().to_vec(),
+        }
     }
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.code, reason(self.code))?;
-        if !self.explanation.is_empty() {
-            write!(f, ": {}", self.explanation)?;
+        for text in [&self.explanation, &self.detail] {
+            if !text.is_empty() {
+                write!(f, ": {text}")?;
+            }
         }
         Ok(())
     }
@@ -253,10 +285,30 @@ impl Router {
     }
 }
 
+/// Glance's `Router.__call__` is a `webob.dec.wsgify`: its answer goes out as a webob
+/// `Response`, which makes a relative `Location` (the `/v2` -> `/v2/` redirect's) absolute
+/// from the request's URL, as clients of Glance see it.
 impl Application for Router {
     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse) -> Body {
-        self._router.call(environ, start_response)
+        let body = self._router.call(environ, start_response);
+        if !start_response.head_sent() {
+            if let Some(location) = start_response.header("Location").map(str::to_owned) {
+                if !has_scheme(&location) {
+                    let absolute = crate::webob::Request::new(environ).relative_url(&location, false);
+                    let _ = start_response.set_header("Location", &absolute);
+                }
+            }
+        }
+        body
     }
+}
+
+/// Whether a URL starts with `scheme:` (RFC 3986's scheme characters).
+fn has_scheme(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    })
 }
 
 #[cfg(test)]
@@ -336,10 +388,7 @@ mod tests {
         let (status, headers, body) = call(&r, environ("GET", "/nowhere", &[]));
         assert_eq!(status, "404 Not Found");
         assert_eq!(header(&headers, "Content-Type"), Some("text/plain; charset=UTF-8"));
-        assert_eq!(
-            body, "404 Not Found\n\nThe resource could not be found.\n\n   ",
-            "webob's plain body"
-        );
+        assert_eq!(body, "404 Not Found\n\nThe resource could not be found.\n\n   ");
 
         let (status, headers, body) = call(&r, environ("POST", "/images/abc", &[]));
         assert_eq!(status, "405 Method Not Allowed");
@@ -381,7 +430,11 @@ mod tests {
         e.set("PATH_INFO", "");
         let (status, headers, _) = call(&r, e);
         assert_eq!(status, "302 Found");
-        assert_eq!(header(&headers, "Location"), Some("/v2/"));
+        assert_eq!(
+            header(&headers, "Location"),
+            Some("http://h/v2/"),
+            "made absolute, as webob does"
+        );
     }
 
     #[test]
@@ -405,6 +458,23 @@ mod tests {
             crate::routes::testing::body_text(body),
             "400 Bad Request\n\nA body is not expected with this request.\n\n   "
         );
+        // webob's bodies, chosen by Accept; a detail follows the stock sentence.
+        let e = environ("GET", "/", &[("Accept", "application/json")]);
+        let mut sr = crate::routes::testing::start_response();
+        let f = Fault::new(409, "").with_detail("Property nope does not exist.");
+        let body = crate::routes::testing::body_text(f.respond(&e, &mut sr));
+        assert_eq!(sr.status(), "409 Conflict");
+        assert_eq!(
+            body,
+            r#"{"message": "There was a conflict when trying to complete your request.<br /><br />\nProperty nope does not exist.\n\n", "code": "409 Conflict", "title": "Conflict"}"#
+        );
+        // From a webob error, as a controller's `?` makes it.
+        let f: Fault = crate::webob::exc::HTTPNotFound()
+            .with_explanation("No image found with ID 7")
+            .into();
+        assert_eq!(f, Fault::new(404, "No image found with ID 7"));
+        let f: Fault = crate::webob::exc::HTTPConflict().with_detail("d").into();
+        assert_eq!(f, Fault::new(409, "").with_detail("d"));
         assert_eq!(
             Fault::method_not_allowed("GET, PUT").headers,
             vec![("Allow".to_owned(), "GET, PUT".to_owned())]

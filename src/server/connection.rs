@@ -561,6 +561,8 @@ fn handle_request(
         keep_alive: !cfg.keep_alive.is_zero() && !shared.stopping.load(Ordering::Relaxed),
         debug: cfg.debug,
         max_drain: cfg.max_drain,
+        limit_request_body: cfg.limit_request_body,
+        forwarded_allow: Some(&cfg.forwarded_allow_ips),
     };
     // The crew's note of what is being served (see `crew`): where the line is.
     let begun = |environ: &Environ| note.request(environ.request_line());
@@ -571,8 +573,17 @@ fn handle_request(
             } else {
                 None
             };
+            // The client is REMOTE_ADDR (a trusted proxy's X-Forwarded-For, if it sent
+            // one); with --log-x-forwarded-for, eventlet's "forwarded,peer" instead.
+            let client = match forwarded {
+                Some(_) => match environ.conn_info().remote_addr.as_str() {
+                    "" => "-",
+                    peer => peer,
+                },
+                None => environ.get_or("REMOTE_ADDR", "-"),
+            };
             log.log(
-                environ.get_or("REMOTE_ADDR", "-"),
+                client,
                 forwarded,
                 environ.request_line(),
                 start_response.status_code,

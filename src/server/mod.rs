@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::Limits;
+use crate::http::{ForwardedAllow, Limits};
 use crate::wsgi::Application;
 pub use access_log::AccessLog;
 use buffers::Buffers;
@@ -89,6 +89,22 @@ pub struct ServerConfig {
     /// Most request-body bytes read and thrown away after a response so the connection can
     /// be kept; beyond this it is closed instead.
     pub max_drain: u64,
+    /// Most request-body bytes accepted (`--limit-request-body`, nginx's
+    /// `client_max_body_size`): a larger Content-Length is answered 413 before the
+    /// application runs; a chunked body that grows past it fails `wsgi.input` with
+    /// `io::ErrorKind::FileTooLarge` and is answered 413 (or cut, if the response has
+    /// begun). `None`, the default, accepts any size, as gunicorn and eventlet do.
+    pub limit_request_body: Option<u64>,
+    /// The proxies whose `X-Forwarded-For` (REMOTE_ADDR) and `X-Forwarded-Proto`,
+    /// `X-Forwarded-Ssl`, `X-Forwarded-Protocol` (`wsgi.url_scheme`) are believed
+    /// (gunicorn's `forwarded_allow_ips`, default `127.0.0.1,::1`; Unix-domain peers always
+    /// are). From other peers those headers reach the app untouched and change nothing.
+    pub forwarded_allow_ips: ForwardedAllow,
+    /// Every connection starts with a PROXY protocol header, v1 or v2 (HAProxy's
+    /// `send-proxy`, nginx's `proxy_protocol on`), from a peer in `forwarded_allow_ips`;
+    /// its client address becomes REMOTE_ADDR and REMOTE_PORT for all the connection's
+    /// requests. A connection without a valid one is closed.
+    pub proxy_protocol: bool,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +132,9 @@ impl ServerConfig {
             url_scheme: "http".to_owned(),
             multiprocess: false,
             max_drain: 1024 * 1024,
+            limit_request_body: None,
+            forwarded_allow_ips: ForwardedAllow::default(),
+            proxy_protocol: false,
         }
     }
 }

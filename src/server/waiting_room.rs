@@ -42,7 +42,7 @@ use super::net::{Listener, Peer, Stream};
 use super::timeouts::Timeouts;
 use super::Shared;
 use crate::http::response::push_error;
-use crate::http::{parse_head, Head, HttpError};
+use crate::http::{parse_head, proxy_protocol, Head, HttpError};
 use crate::wsgi::exchange::ReadBuf;
 use crate::wsgi::ConnInfo;
 
@@ -113,6 +113,8 @@ struct Home {
     /// Refused and half-closed: what still arrives is read and dropped until the client
     /// closes or the linger time is up.
     lingering: Option<usize>,
+    /// `--proxy-protocol`: the proxy's PROXY header must come before the first head.
+    proxy_pending: bool,
 }
 
 enum State {
@@ -153,6 +155,11 @@ pub(crate) struct Census {
     max_open: usize,
     /// Counts homecomings, to order idle connections across the rooms.
     arrivals: AtomicU64,
+    /// When an accept error was last logged, on the `Timeouts` clock plus one (0: never):
+    /// one line a second for the whole process, however many rooms meet it.
+    accept_complaint: AtomicU64,
+    /// The same for connections closed for a bad PROXY header.
+    proxy_complaint: AtomicU64,
 }
 
 impl Census {
@@ -161,7 +168,19 @@ impl Census {
             open: AtomicUsize::new(0),
             max_open: max_open.max(1),
             arrivals: AtomicU64::new(0),
+            accept_complaint: AtomicU64::new(0),
+            proxy_complaint: AtomicU64::new(0),
         }
+    }
+
+    /// Whether a complaint kept in `last` may be logged at `now_ms`: at most once a second.
+    fn may_complain(last: &AtomicU64, now_ms: u64) -> bool {
+        let seen = last.load(Ordering::Relaxed);
+        let now = now_ms.saturating_add(1);
+        (seen == 0 || now >= seen.saturating_add(1000))
+            && last
+                .compare_exchange(seen, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Open client connections, at home or away.
@@ -263,6 +282,7 @@ impl WaitingRoom {
             reusable: !head_started,
             since: self.census.arrivals.fetch_add(1, Ordering::Relaxed),
             lingering: None,
+            proxy_pending: false,
         }));
         if unwatched {
             // Edge-triggered: if data came meanwhile, the set reports it at once.
@@ -326,7 +346,6 @@ struct Lobby {
     listener: Option<Listener>,
     listener_ready: bool,
     accept_retry: Option<Instant>,
-    last_accept_error: Option<Instant>,
     last_reclaim_warning: Option<Instant>,
     last_sweep: u64,
     head: Head,
@@ -404,7 +423,6 @@ impl Lobby {
             // Connections may have queued before we started watching.
             listener_ready: true,
             accept_retry: None,
-            last_accept_error: None,
             last_reclaim_warning: None,
             last_sweep: 0,
             head: Head::default(),
@@ -515,9 +533,13 @@ impl Lobby {
                     // Out of file descriptors, most likely: serve what we hold and try
                     // again shortly, logging at most once a second.
                     let now = Instant::now();
-                    if self.last_accept_error.is_none_or(|t| now - t >= Duration::from_secs(1)) {
-                        log::error!("accept failed: {e}");
-                        self.last_accept_error = Some(now);
+                    let census = &self.room.census;
+                    if Census::may_complain(&census.accept_complaint, self.room.timeouts.now_ms()) {
+                        log::error!(
+                            "accept failed: {e}; serving the connections held and trying again every {} ms \
+                             (out of descriptors? raise ulimit -n or LimitNOFILE=)",
+                            ACCEPT_BACKOFF.as_millis()
+                        );
                     }
                     self.accept_retry = Some(now + ACCEPT_BACKOFF);
                     return;
@@ -586,9 +608,9 @@ impl Lobby {
             Some(pair) => pair.clone(),
             None => stream.server_name_port(),
         };
-        let (remote_addr, remote_port) = match peer {
-            Peer::Tcp(a) => (a.ip().to_string(), a.port().to_string()),
-            Peer::Unix => (String::new(), String::new()),
+        let (remote_addr, remote_port, peer_ip) = match peer {
+            Peer::Tcp(a) => (a.ip().to_string(), a.port().to_string(), Some(a.ip())),
+            Peer::Unix => (String::new(), String::new(), None),
         };
         let info = ConnInfo {
             server_name,
@@ -598,6 +620,7 @@ impl Lobby {
             script_name: cfg.script_name.clone(),
             url_scheme: cfg.url_scheme.clone(),
             multiprocess: cfg.multiprocess,
+            trusted_proxy: cfg.forwarded_allow_ips.trusts(peer_ip),
         };
         let fd = stream.fd();
         let home = Box::new(Home {
@@ -609,6 +632,7 @@ impl Lobby {
             reusable: false,
             since: 0,
             lingering: None,
+            proxy_pending: cfg.proxy_protocol,
         });
         let token = {
             let mut slab = self.room.lock();
@@ -705,6 +729,21 @@ impl Lobby {
                 Ok(n) => {
                     let short = end + n < buf.len();
                     end += n;
+                    if home.proxy_pending {
+                        match proxy_header(&self.room, &mut home, &mut buf, &mut end) {
+                            Err(()) => {
+                                self.shared.buffers.give_read(buf);
+                                return self.close(token, home);
+                            }
+                            Ok(()) if home.proxy_pending || end == 0 => {
+                                if short {
+                                    break;
+                                }
+                                continue;
+                            }
+                            Ok(()) => {}
+                        }
+                    }
                     match parse_head(&buf[..end], &cfg.limits, &mut self.head) {
                         Ok(Some(_)) => {
                             let Home { stream, info, .. } = *home;
@@ -821,8 +860,9 @@ impl Lobby {
             }
         }
         for (token, home) in expired {
-            if home.lingering.is_some() || home.partial.is_empty() {
-                // Idle past keep-alive (or a new connection that never spoke): close quietly.
+            if home.lingering.is_some() || home.partial.is_empty() || home.proxy_pending {
+                // Idle past keep-alive (or a new connection that never spoke, or a proxy
+                // that never finished its PROXY header): close quietly.
                 self.close(token, home);
             } else {
                 self.refuse(token, home, HttpError::new(408, "timed out reading the request head"));
@@ -921,6 +961,41 @@ fn give_way(busy_since: &mut Instant) {
     }
 }
 
+/// Reads the PROXY protocol header (`--proxy-protocol`) from the start of what a new
+/// connection sent: once whole, its client address replaces the socket peer's and its
+/// bytes are taken out of the buffer, so the request head starts at 0. Err: the
+/// connection is closed without an answer, as HAProxy's `accept-proxy` and nginx's
+/// `proxy_protocol` do (the peer speaks another protocol than HTTP, or is not a proxy
+/// we trust: a header from any peer would let a client name its own REMOTE_ADDR).
+fn proxy_header(room: &WaitingRoom, home: &mut Home, buf: &mut [u8], end: &mut usize) -> Result<(), ()> {
+    let refuse = |why: &dyn std::fmt::Display| {
+        // At most a line a second: a port scanner would otherwise fill the log.
+        if Census::may_complain(&room.census.proxy_complaint, room.timeouts.now_ms()) {
+            log::warn!(
+                "closed a connection from {}: {why} (--proxy-protocol is on)",
+                display_addr(&home.info.remote_addr)
+            );
+        }
+        Err(())
+    };
+    let (len, header) = match proxy_protocol::parse(&buf[..*end]) {
+        Ok(None) => return Ok(()),
+        Ok(Some(found)) => found,
+        Err(e) => return refuse(&e),
+    };
+    if !home.info.trusted_proxy {
+        return refuse(&"a PROXY header from a peer not in --forwarded-allow-ips");
+    }
+    if let Some(source) = header.source {
+        home.info.remote_addr = source.ip().to_canonical().to_string();
+        home.info.remote_port = source.port().to_string();
+    }
+    buf.copy_within(len..*end, 0);
+    *end -= len;
+    home.proxy_pending = false;
+    Ok(())
+}
+
 /// The client timeout as a wait: zero means none.
 pub(crate) fn client_timeout(t: Duration) -> Duration {
     if t.is_zero() {
@@ -948,6 +1023,17 @@ mod tests {
     fn an_idle_connection_is_a_slab_entry_and_a_small_box() {
         assert!(std::mem::size_of::<Entry>() <= 24, "{}", std::mem::size_of::<Entry>());
         assert!(std::mem::size_of::<Home>() <= 240, "{}", std::mem::size_of::<Home>());
+    }
+
+    #[test]
+    fn complaints_at_most_once_a_second() {
+        let last = AtomicU64::new(0);
+        assert!(Census::may_complain(&last, 0), "the first, even at the clock's start");
+        assert!(!Census::may_complain(&last, 500));
+        assert!(!Census::may_complain(&last, 999));
+        assert!(Census::may_complain(&last, 1000));
+        assert!(!Census::may_complain(&last, 1999));
+        assert!(Census::may_complain(&last, 5000));
     }
 
     #[test]

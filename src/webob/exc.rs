@@ -289,8 +289,8 @@ impl HTTPError {
         self
     }
 
-    /// `explanation=`: replaces the class's explanation (Glance raises
-    /// `HTTPBadRequest(explanation=msg)`), the line above the detail.
+    /// `explanation=`: text in place of the class's stock sentence (Glance raises most of
+    /// its errors as `HTTPNotFound(explanation=msg)`, and the body then shows `msg` alone).
     pub fn with_explanation(mut self, explanation: impl Into<String>) -> HTTPError {
         self.d.explanation = Cow::Owned(explanation.into());
         self
@@ -526,6 +526,16 @@ impl HTTPError {
         Response::from_parts(status, headers, Body::from(body))
     }
 
+    /// Starts this error's response to `environ`'s request and returns its body: what
+    /// serving it as an application does, for a caller that holds the environ shared
+    /// (the routes module's error answers).
+    pub fn respond(self, environ: &Environ, start_response: &mut StartResponse) -> Body {
+        let (status, headers, body) = self.response_for(environ).into_parts();
+        let headers: Vec<(&str, &str)> = headers.iter().collect();
+        start_response.call(&status, headers);
+        body
+    }
+
     /// The headers WebOb's exception response starts with (before its body is chosen).
     pub(crate) fn initial_headers(&self) -> Vec<(String, String)> {
         let mut headers = Vec::new();
@@ -619,6 +629,26 @@ mod tests {
         let mut resp = e.response_for(env);
         let body = String::from_utf8(resp.body().unwrap().to_vec()).unwrap();
         (resp.status().to_owned(), resp.headers().as_slice().to_vec(), body)
+    }
+
+    #[test]
+    fn explanation_replaces_the_stock_sentence() {
+        // Glance: `raise webob.exc.HTTPNotFound(explanation=msg)`.
+        let e = HTTPNotFound().with_explanation("No image found with ID 7");
+        let (_, _, body) = rendered(e.clone(), &environ("GET", "/x", &[]));
+        assert_eq!(body, "404 Not Found\n\nNo image found with ID 7\n\n   ");
+        let (_, _, body) = rendered(e, &environ("GET", "/x", &[("Accept", "application/json")]));
+        assert_eq!(
+            body,
+            r#"{"message": "No image found with ID 7<br /><br />\n\n\n", "code": "404 Not Found", "title": "Not Found"}"#
+        );
+        // With a detail too, as Glance's 409s: the sentence, then the detail.
+        let e = HTTPConflict().with_detail("Property nope does not exist.");
+        let (_, _, body) = rendered(e, &environ("PATCH", "/x", &[]));
+        assert_eq!(
+            body,
+            "409 Conflict\n\nThere was a conflict when trying to complete your request.\n\n Property nope does not exist.  "
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::io::{self, Write};
 
+use crate::http::forwarded::Forwarded;
 use crate::http::{Head, Span};
 use crate::wsgi::Input;
 
@@ -28,6 +29,9 @@ pub struct ConnInfo {
     pub script_name: String,
     pub url_scheme: String,
     pub multiprocess: bool,
+    /// The peer is a proxy named by `--forwarded-allow-ips` (or a Unix-domain peer): its
+    /// `X-Forwarded-For` and scheme headers are believed.
+    pub trusted_proxy: bool,
 }
 
 /// A string of the request: a slice of the head, owned when it had to be decoded, or a
@@ -120,6 +124,12 @@ pub struct Environ {
     http10: bool,
     fields: Vec<Field>,
     conn: ConnInfo,
+    /// What a trusted proxy said of this request (`http::forwarded`), in place of the
+    /// connection's own: kept apart from the overlay, and the address in a string reused
+    /// from request to request, so that a proxied request allocates nothing for it.
+    proxy_scheme: Option<&'static str>,
+    /// The client's address from `X-Forwarded-For`; empty when there is none.
+    proxy_client: String,
     overlay: Vec<(String, Option<String>)>,
     values: Vec<(String, Box<dyn Any>)>,
     input: Input,
@@ -164,6 +174,8 @@ impl Environ {
             http10: false,
             fields: Vec::new(),
             conn,
+            proxy_scheme: None,
+            proxy_client: String::new(),
             overlay: Vec::new(),
             values: Vec::new(),
             input: Input::empty(),
@@ -300,8 +312,38 @@ impl Environ {
                 });
             }
         }
+        self.proxy_scheme = None;
+        self.proxy_client.clear();
         self.overlay.clear();
         self.values.clear();
+    }
+
+    /// What a trusted proxy said of this request: `https` for `wsgi.url_scheme`, and the
+    /// client, whose address becomes REMOTE_ADDR. Its port is not known, so REMOTE_PORT
+    /// (the proxy's) is left out, as gunicorn leaves it out for a peer without a port;
+    /// unless REMOTE_ADDR was that client already (a PROXY protocol header named it, port
+    /// and all).
+    /// (`forwarded` was read from this request's head, whose spans index the environ's copy.)
+    pub(crate) fn set_forwarded(&mut self, forwarded: &Forwarded) {
+        if let Some(https) = forwarded.https {
+            self.proxy_scheme = Some(if https { "https" } else { "http" });
+        }
+        if let Some(ip) = forwarded.client {
+            self.proxy_client.clear();
+            match forwarded.client_text {
+                // Copied (dotted IPv4, so one char a byte): formatting an address costs
+                // more than all the rest of this.
+                Some(span) => self
+                    .proxy_client
+                    .extend(span.get(&self.head).iter().map(|&b| char::from(b))),
+                None => {
+                    let _ = std::fmt::Write::write_fmt(&mut self.proxy_client, format_args!("{ip}"));
+                }
+            }
+            if self.proxy_client == self.conn.remote_addr {
+                self.proxy_client.clear();
+            }
+        }
     }
 
     /// Ends the request: drops `wsgi.input` (handing the buffer back to the connection),
@@ -316,6 +358,11 @@ impl Environ {
     /// Serves another connection: its part of the environ replaces the last one's.
     pub(crate) fn set_conn_info(&mut self, conn: ConnInfo) {
         self.conn = conn;
+    }
+
+    /// The connection's part of the environ.
+    pub(crate) fn conn_info(&self) -> &ConnInfo {
+        &self.conn
     }
 
     /// The connection's part of the environ, handed back when the connection goes idle
@@ -389,10 +436,12 @@ impl Environ {
             "SERVER_PORT" => &self.conn.server_port,
             "SERVER_PROTOCOL" if self.http10 => "HTTP/1.0",
             "SERVER_PROTOCOL" => "HTTP/1.1",
+            "REMOTE_ADDR" if !self.proxy_client.is_empty() => &self.proxy_client,
             "REMOTE_ADDR" => &self.conn.remote_addr,
+            "REMOTE_PORT" if !self.proxy_client.is_empty() => return None,
             "REMOTE_PORT" => &self.conn.remote_port,
             "wsgi.version" => "(1, 0)",
-            "wsgi.url_scheme" => &self.conn.url_scheme,
+            "wsgi.url_scheme" => self.proxy_scheme.unwrap_or(&self.conn.url_scheme),
             "wsgi.input" => "<wsgi.input>",
             "wsgi.errors" => "<wsgi.errors>",
             "wsgi.multithread" => "True",
@@ -610,6 +659,42 @@ mod tests {
         });
         e.begin(raw, &head);
         e
+    }
+
+    #[test]
+    fn a_trusted_proxy_s_word_replaces_the_peer_until_the_next_request() {
+        let allow = crate::http::ForwardedAllow::parse("10.0.0.0/8").unwrap();
+        for (xff, client) in [("203.0.113.7", "203.0.113.7"), (" [2001:DB8::7]:80", "2001:db8::7")] {
+            let raw =
+                format!("GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 10.0.0.1, {xff}\r\nX-Forwarded-Ssl: on\r\n\r\n");
+            let mut head = Head::default();
+            crate::http::parse_head(raw.as_bytes(), &Default::default(), &mut head).unwrap();
+            let mut e = Environ::new(ConnInfo {
+                remote_addr: "127.0.0.1".into(),
+                remote_port: "4242".into(),
+                url_scheme: "http".into(),
+                ..ConnInfo::default()
+            });
+            e.begin(raw.as_bytes(), &head);
+            let forwarded = crate::http::forwarded::read(raw.as_bytes(), &head, &allow).unwrap();
+            e.set_forwarded(&forwarded);
+            assert_eq!(e.get("REMOTE_ADDR"), Some(client));
+            assert_eq!(e.get("REMOTE_PORT"), None);
+            assert_eq!(e.get("wsgi.url_scheme"), Some("https"));
+            assert!(e.items().iter().all(|(k, _)| k != "REMOTE_PORT"));
+            // Middleware still has the last word.
+            e.set("REMOTE_ADDR", "192.0.2.1");
+            assert_eq!(e.get("REMOTE_ADDR"), Some("192.0.2.1"));
+            // The next request on the connection starts from the peer again.
+            let next = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+            crate::http::parse_head(next, &Default::default(), &mut head).unwrap();
+            e.begin(next, &head);
+            assert_eq!(
+                (e.get("REMOTE_ADDR"), e.get("REMOTE_PORT")),
+                (Some("127.0.0.1"), Some("4242"))
+            );
+            assert_eq!(e.get("wsgi.url_scheme"), Some("http"));
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ use std::rc::Rc;
 use super::exchange::{Exchange, Expect};
 use super::start_response::{ExcInfoAbort, RequestInfo, SendError};
 use super::{Application, Body, Environ, Input, StartResponse};
-use crate::http::{Decoder, Head};
+use crate::http::forwarded::{self, Forwarded, ForwardedAllow};
+use crate::http::{Decoder, Framing, Head, BODY_TOO_LARGE};
 
 /// How the request's connection goes on.
 pub(crate) enum Next {
@@ -27,7 +28,7 @@ pub(crate) enum Next {
 }
 
 /// What the server decides for every request.
-pub(crate) struct Settings {
+pub(crate) struct Settings<'a> {
     /// The connection may carry another request (keep-alive is on, no stop under way).
     pub keep_alive: bool,
     /// Put the panic message in the 500 body (eventlet's `debug=True`).
@@ -35,6 +36,10 @@ pub(crate) struct Settings {
     /// Most request-body bytes read and thrown away after a response so the connection can
     /// be kept; beyond this it is closed instead.
     pub max_drain: u64,
+    /// Most request-body bytes accepted (`--limit-request-body`); more is a 413.
+    pub limit_request_body: Option<u64>,
+    /// The trusted proxies (`--forwarded-allow-ips`); `None` reads no forwarding headers.
+    pub forwarded_allow: Option<&'a ForwardedAllow>,
 }
 
 /// Serves the request whose head (`head`, parsed from the start of the exchange's unread
@@ -48,11 +53,12 @@ pub(crate) fn serve_request(
     environ: &mut Environ,
     start_response: &mut StartResponse,
     head: &Head,
-    settings: &Settings,
+    settings: &Settings<'_>,
     begun: impl FnOnce(&Environ),
     ended: impl FnOnce(&Environ, &StartResponse),
 ) -> Next {
     let is_head;
+    let forwarded;
     {
         let mut c = core.borrow_mut();
         let Some(rb) = c.rbuf.as_mut() else {
@@ -61,8 +67,12 @@ pub(crate) fn serve_request(
         let head_bytes = &rb.buf[rb.pos..rb.pos + head.len];
         is_head = head.is_head_method(head_bytes);
         environ.begin(head_bytes, head);
+        forwarded = match settings.forwarded_allow {
+            Some(allow) if environ.conn_info().trusted_proxy => forwarded::read(head_bytes, head, allow),
+            _ => Ok(Forwarded::default()),
+        };
         rb.pos += head.len;
-        c.decoder = Decoder::new(head.framing);
+        c.decoder = Decoder::new(head.framing).with_limit(settings.limit_request_body);
         c.expect = if head.expect_continue {
             Expect::Pending
         } else {
@@ -84,6 +94,24 @@ pub(crate) fn serve_request(
         keep_alive_requested: head.keep_alive_requested,
     });
 
+    let refused = match forwarded {
+        Ok(forwarded) => {
+            environ.set_forwarded(&forwarded);
+            too_large(head, settings).then_some(BODY_TOO_LARGE)
+        }
+        Err(e) => Some(e),
+    };
+    if let Some(e) = refused {
+        // Refused before the application runs (a body past the limit, as nginx's
+        // client_max_body_size; conflicting scheme headers, as gunicorn's
+        // InvalidSchemeHeaders): the answer goes out at once (a client waiting on
+        // `Expect: 100-continue` never sends the body), and the connection closes with a
+        // linger so the answer is not lost to a reset while the client is still sending.
+        start_response.send_error(e.status, e.reason);
+        ended(environ, start_response);
+        environ.end();
+        return Next::Linger;
+    }
     let result = catch_unwind(AssertUnwindSafe(|| {
         let body = app.call(environ, start_response);
         send_response(start_response, body)
@@ -151,6 +179,11 @@ pub(crate) fn serve_request(
         next = Next::Close;
     }
     next
+}
+
+/// A Content-Length past `--limit-request-body`.
+fn too_large(head: &Head, settings: &Settings) -> bool {
+    matches!((head.framing, settings.limit_request_body), (Some(Framing::Length(n)), Some(limit)) if n > limit)
 }
 
 /// Sends what the application returned. Dropping `body` afterwards is WSGI's close().

@@ -110,7 +110,7 @@ impl Input {
         self.error = Some(kind);
         if let Some(core) = &self.core {
             let mut core = core.borrow_mut();
-            if kind == io::ErrorKind::InvalidData {
+            if matches!(kind, io::ErrorKind::InvalidData | io::ErrorKind::FileTooLarge) {
                 core.body_error.get_or_insert(why);
             } else {
                 core.body_broken = true;
@@ -151,6 +151,18 @@ impl Input {
     }
 }
 
+/// The kind of the error a read of `wsgi.input` returns for a body the server refuses:
+/// `FileTooLarge` for one past `--limit-request-body` (answered 413), `InvalidData` for
+/// broken chunked framing (answered 400). Either way the application's own response is
+/// replaced by that answer if its head is not sent yet, and the connection is closed.
+fn body_error_kind(why: &HttpError) -> io::ErrorKind {
+    if why.status == 413 {
+        io::ErrorKind::FileTooLarge
+    } else {
+        io::ErrorKind::InvalidData
+    }
+}
+
 impl BufRead for Input {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         loop {
@@ -172,7 +184,7 @@ impl BufRead for Input {
                         }
                         self.rb.pos += used;
                     }
-                    Err(why) => return Err(self.fail(io::ErrorKind::InvalidData, why)),
+                    Err(why) => return Err(self.fail(body_error_kind(&why), why)),
                 }
                 continue;
             }
@@ -268,6 +280,23 @@ mod tests {
         let mut input = Input::from_bytes(b"zz\r\n".to_vec(), Some(Framing::Chunked));
         let err = input.read(&mut [0; 8]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn a_body_past_the_limit_is_file_too_large() {
+        let raw = b"4\r\nabcd\r\n4\r\nefgh\r\n0\r\n\r\n".to_vec();
+        let mut input = Input::from_bytes(raw, Some(Framing::Chunked));
+        input.decoder = input.decoder.with_limit(Some(6));
+        let mut out = Vec::new();
+        let err = input.read_to_end(&mut out).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        // Framing that follows a chunk is checked with it, so the refusal may come first.
+        assert!(out.len() <= 6, "nothing past the limit reached the reader");
+        assert_eq!(
+            input.read(&mut [0; 4]).unwrap_err().kind(),
+            io::ErrorKind::FileTooLarge,
+            "and it stays failed"
+        );
     }
 
     #[test]

@@ -565,6 +565,13 @@ impl StartResponse {
             self.send_head(Some(0))?;
         }
         let mut core = self.core.borrow_mut();
+        if core.body_error.is_some() {
+            // The request body was refused (malformed, or past --limit-request-body) after
+            // the head went out: the response was built on a broken request, so it must
+            // not look complete. No last chunk; the connection closes.
+            core.flush()?;
+            return Err(SendError::Replaced);
+        }
         let result = match self.out {
             Out::Chunked => core.send(&[LAST_CHUNK]).map_err(SendError::Io),
             Out::Length(missing) if missing > 0 => {
