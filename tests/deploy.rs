@@ -595,22 +595,25 @@ fn systemd_hears_ready_reloading_and_stopping() {
     let path = dir.join("notify");
     let notify = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
     notify.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0", "--workers", "1", "--no-access-log"])
-        .args(class_args())
-        .env("NOTIFY_SOCKET", &path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed if the test fails: an orphaned master would serve on.
+    let mut child = Guard(
+        Command::new(BIN)
+            .args(["--bind", "127.0.0.1:0", "--workers", "1", "--no-access-log"])
+            .args(class_args())
+            .env("NOTIFY_SOCKET", &path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let next = || {
         let mut buf = [0u8; 256];
         let n = notify.recv(&mut buf).expect("a notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     assert_eq!(next(), "READY=1");
-    signal(child.id(), libc::SIGHUP);
+    signal(child.0.id(), libc::SIGHUP);
     let reloading = next();
     let usec = reloading
         .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
@@ -622,9 +625,9 @@ fn systemd_hears_ready_reloading_and_stopping() {
     let usec: u64 = usec.parse().unwrap();
     assert!(usec > 0 && usec <= now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1000);
     assert_eq!(next(), "READY=1", "ready again after the reload");
-    signal(child.id(), libc::SIGTERM);
+    signal(child.0.id(), libc::SIGTERM);
     assert_eq!(next(), "STOPPING=1");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(0));
+    assert_eq!(wait_exit(&mut child.0, Duration::from_secs(30)), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -740,7 +743,7 @@ fn the_haproxy_backend_passes_haproxy_c_and_forwards() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut haproxy = scopeguard(child);
+    let mut haproxy = Guard(child);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     assert!(
         common::eventually(|| TcpStream::connect(addr).is_ok()),
@@ -771,10 +774,6 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn scopeguard(child: Child) -> Guard {
-    Guard(child)
 }
 
 #[test]
@@ -863,35 +862,33 @@ fn term_right_after_a_reload_stops_at_once() {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     for _ in 0..8 {
-        let mut child = Command::new(BIN)
-            .args([
-                "--bind",
-                "127.0.0.1:0",
-                "--workers",
-                "2",
-                "--no-access-log",
-                "--graceful-timeout",
-                "60",
-            ])
-            .args(class_args())
-            .env("NOTIFY_SOCKET", &path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = Guard(
+            Command::new(BIN)
+                .args([
+                    "--bind",
+                    "127.0.0.1:0",
+                    "--workers",
+                    "2",
+                    "--no-access-log",
+                    "--graceful-timeout",
+                    "60",
+                ])
+                .args(class_args())
+                .env("NOTIFY_SOCKET", &path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         assert_eq!(next(), "READY=1");
-        signal(child.id(), libc::SIGHUP);
+        signal(child.0.id(), libc::SIGHUP);
         assert!(next().starts_with("RELOADING=1"));
         assert_eq!(next(), "READY=1");
         // The new workers were forked just before READY=1.
-        signal(child.id(), libc::SIGTERM);
+        signal(child.0.id(), libc::SIGTERM);
         assert_eq!(next(), "STOPPING=1");
-        let stopped = wait_exit(&mut child, Duration::from_secs(20));
-        if stopped.is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let stopped = wait_exit(&mut child.0, Duration::from_secs(20));
         assert_eq!(stopped, Some(0), "the stop waited for a worker that missed its TERM");
     }
     std::fs::remove_dir_all(&dir).unwrap();
