@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8000
 ARGS ?=
 
-.PHONY: build run test lint doc bench bench-capacity bench-proxied bench-models bench-glance soak fuzz clean
+.PHONY: build run test deps lint doc bench bench-capacity bench-proxied bench-models bench-glance soak fuzz clean
 
 build:
 	$(CARGO) build --release --all-targets
@@ -11,11 +11,15 @@ build:
 run:
 	$(CARGO) run --release --bin may-wsgi -- --bind $(BIND) $(ARGS)
 
-# Lint first (rustfmt, clippy, rustdoc, all with warnings denied), then every unit,
-# integration, example and doc test.
-test: lint
+# What the tests use beyond Rust, installed if missing (.ci/deps says what and why), then
+# lint (rustfmt, clippy, rustdoc, all with warnings denied), then every unit, integration,
+# example and doc test.
+test: deps lint
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+
+deps:
+	./.ci/deps
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -6,7 +6,7 @@
 //! passes its tool's check (`haproxy -c`, `systemd-analyze verify`, `logrotate -d`), and the
 //! master tells a `Type=notify` unit what it is doing.
 //!
-//! The tools are real too: `.ci/run` installs nginx, haproxy, logrotate and systemd; a test
+//! The tools are real too: `.ci/deps` (run by `make test`) installs nginx, haproxy, logrotate and systemd; a test
 //! whose tool is missing fails and says so.
 
 #[macro_use]
@@ -47,7 +47,7 @@ fn tool(name: &str) -> PathBuf {
             return candidate;
         }
     }
-    panic!("{name} is not installed: these tests run the real tool (.ci/run installs it)");
+    panic!("{name} is not installed: these tests run the real tool (.ci/deps, run by make test, installs it)");
 }
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -8,7 +8,7 @@
 //! a real Glance 33.0.0.
 //!
 //! The virtualenv is `$GLANCE_VENV`, else the project's `.ci/venv`; `.ci/glance-venv` installs
-//! the client there (`.ci/run` calls it). Without it the test fails, saying so: glanceclient is
+//! the client there (`.ci/deps`, which `make test` runs, calls it). Without it the test fails, saying so: glanceclient is
 //! what this test is about, so it must not pass without it (as tests/ports.rs does).
 #![cfg(feature = "json")]
 
@@ -29,7 +29,7 @@ fn venv_python() -> PathBuf {
     let python = venv.join("bin/python");
     assert!(
         python.exists() && venv.join("bin/glance").exists(),
-        "no python-glanceclient in the virtualenv {}: run `.ci/glance-venv` (or `.ci/run`), or set \
+        "no python-glanceclient in the virtualenv {}: run `.ci/glance-venv` (or `.ci/deps`, which `make test` runs), or set \
          GLANCE_VENV to one that has `pip install python-glanceclient==4.13.0`",
         venv.display()
     );

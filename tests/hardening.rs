@@ -375,7 +375,7 @@ fn free_port() -> u16 {
 #[test]
 fn behind_a_real_haproxy_with_send_proxy_v1_and_v2() {
     let Ok(version) = std::process::Command::new("haproxy").arg("-v").output() else {
-        eprintln!("NOTE: haproxy is not installed (.ci/run installs it); the raw-byte PROXY tests stand in");
+        eprintln!("NOTE: haproxy is not installed (.ci/deps, run by make test, installs it); the raw-byte PROXY tests stand in");
         return;
     };
     assert!(version.status.success());

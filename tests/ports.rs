@@ -4,8 +4,9 @@
 //! program. The line counts in the porting guide and in each example's header are checked
 //! against the files here too.
 //!
-//! The Python needs `webob`, `routes` and `eventlet`: `.ci/run` installs them into
-//! `.ci/venv`; `PORTS_PYTHON=/path/to/python` names another interpreter that has them.
+//! The Python needs `webob`, `routes` and `eventlet`: `.ci/deps` (run by `make test`)
+//! installs them into `.ci/venv`; `PORTS_PYTHON=/path/to/python` names another interpreter
+//! that has them.
 
 mod common;
 
@@ -50,7 +51,7 @@ fn python() -> PathBuf {
         }
     }
     panic!(
-        "no Python with webob, routes and eventlet: run .ci/run (it makes .ci/venv), or set \
+        "no Python with webob, routes and eventlet: run .ci/deps (it makes .ci/venv; `make test` runs it), or set \
          PORTS_PYTHON to an interpreter that has them (pip install webob routes eventlet)"
     );
 }
