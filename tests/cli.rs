@@ -320,22 +320,9 @@ fn ipv6_bind() {
     assert!(r.text().contains("REMOTE_ADDR=::1\n"), "{}", r.text());
 }
 
-/// A ported service's own binary: examples/own_program.rs, built on `cli::Program`.
-fn own_program() -> std::path::PathBuf {
-    let path = Path::new(BIN).parent().unwrap().join("examples/own_program");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "own_program"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building example own_program");
-    }
-    path
-}
-
 #[test]
 fn a_ported_program_has_its_own_name_version_and_options() {
-    let bin = own_program();
+    let bin = example("own_program");
     let (code, out, _) = run_command(Command::new(&bin).arg("--help"), None);
     assert_eq!(code, 0);
     let help = String::from_utf8_lossy(&out);
@@ -404,7 +391,7 @@ fn a_real_glance_api_conf_is_accepted_by_a_ported_program() {
 
     // And served from it, with flags over the file.
     let p = Process::start(
-        &own_program(),
+        &example("own_program"),
         &["--config", conf, "--bind", "127.0.0.1:0", "--workers", "0"],
         "listening at http://",
     );
@@ -419,7 +406,7 @@ fn a_real_glance_api_conf_is_accepted_by_a_ported_program() {
         .replace("workers = 2", "worker = 2");
     std::fs::write(&typo, text).unwrap();
     let (code, _, err) = run_command(
-        Command::new(own_program()).args(["--config", typo.to_str().unwrap()]),
+        Command::new(example("own_program")).args(["--config", typo.to_str().unwrap()]),
         None,
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -9,20 +9,6 @@ use std::process::Command;
 
 use common::*;
 
-/// The example's binary, built first if `cargo test` did not build it already.
-fn example(name: &str) -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_may-wsgi"));
-    let path = bin.parent().unwrap().join("examples").join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building example {name}");
-    }
-    path
-}
-
 #[test]
 fn hello_world() {
     let p = Process::start(&example("hello_world"), &["0"], "Serving on port ");

@@ -12,6 +12,9 @@
 //! what this test is about, so it must not pass without it (as tests/ports.rs does).
 #![cfg(feature = "json")]
 
+mod common;
+
+use common::example;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -36,26 +39,10 @@ fn venv_python() -> PathBuf {
     python
 }
 
-/// The example's binary from this build's profile, built (or found up to date) first: a
-/// `cargo test --test glance_e2e` alone does not build examples, and an old binary would be
-/// judged instead of the code at hand. Cargo holds no lock while tests run.
-fn example_binary() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_may-wsgi"));
-    let profile_dir = bin.parent().unwrap();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--quiet", "--example", "glance_api"]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cargo.arg("--release");
-    }
-    let status = cargo.status().expect("cargo runs");
-    assert!(status.success(), "building example glance_api");
-    profile_dir.join("examples").join("glance_api")
-}
-
 #[test]
 fn glanceclient_cli_api_and_wire_against_the_port() {
     let python = venv_python();
-    let binary = example_binary();
+    let binary = example("glance_api");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/glance_api/e2e/scenario.py");
     // CI sizes: an 8 MiB CLI upload and 4 x 32 MiB at once; tens of MiB, not GiB.
     let mut child = Command::new(&python)

@@ -19,20 +19,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The example's binary, built first if `cargo test` did not build it already.
-fn example(name: &str) -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_may-wsgi"));
-    let path = bin.parent().unwrap().join("examples").join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building example {name}");
-    }
-    path
-}
-
 /// A Python that can import what the originals import. Missing, it is a failure, not a
 /// skip: these tests are what shows the ports behave as the Python does.
 fn python() -> PathBuf {

@@ -371,3 +371,19 @@ macro_rules! both_classes {
         }
     };
 }
+
+/// An example's binary from this build's profile, built (or found up to date) first: a
+/// `cargo test --test NAME` alone does not build examples, and an old binary would be
+/// judged instead of the code at hand. Cargo holds no lock while tests run.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_may-wsgi"));
+    let profile_dir = bin.parent().unwrap();
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet", "--example", name]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().expect("cargo runs");
+    assert!(status.success(), "building example {name}");
+    profile_dir.join("examples").join(name)
+}
