@@ -3,6 +3,7 @@
 //! `X-Forwarded-*` headers, the PROXY protocol), and the faults a long-running server
 //! meets (descriptors running out, a leaking worker, a client that stops reading).
 
+#[macro_use]
 mod common;
 
 use std::io::Read;
@@ -62,7 +63,6 @@ fn chunked(pieces: &[usize]) -> Vec<u8> {
     out
 }
 
-#[test]
 fn a_content_length_past_the_limit_is_413_before_the_app_runs() {
     let seen = Arc::new(Seen::default());
     let server = start(body_app(seen.clone()), limited());
@@ -92,7 +92,6 @@ fn a_content_length_past_the_limit_is_413_before_the_app_runs() {
     );
 }
 
-#[test]
 fn a_chunked_body_growing_past_the_limit_fails_wsgi_input_and_is_413() {
     let seen = Arc::new(Seen::default());
     let server = start(body_app(seen.clone()), limited());
@@ -121,7 +120,6 @@ fn a_chunked_body_growing_past_the_limit_fails_wsgi_input_and_is_413() {
     );
 }
 
-#[test]
 fn a_chunked_body_past_the_limit_after_the_head_went_out_cuts_the_connection() {
     let seen = Arc::new(Seen::default());
     let server = start(body_app(seen.clone()), limited());
@@ -169,7 +167,6 @@ fn demo_with(config: ServerConfig) -> may_wsgi::ServerHandle {
     start(may_wsgi::demo::app, config)
 }
 
-#[test]
 fn a_trusted_proxy_sets_remote_addr_and_the_scheme() {
     // The default trusts 127.0.0.1, where the test's client is.
     let server = demo_with(config());
@@ -206,7 +203,6 @@ fn a_trusted_proxy_sets_remote_addr_and_the_scheme() {
     assert_eq!(value(&keys, "wsgi.url_scheme"), Some("http"));
 }
 
-#[test]
 fn conflicting_scheme_headers_from_a_trusted_proxy_are_400() {
     let seen = Arc::new(Seen::default());
     let server = start(body_app(seen.clone()), config());
@@ -219,7 +215,6 @@ fn conflicting_scheme_headers_from_a_trusted_proxy_are_400() {
     assert_eq!(seen.calls.load(Ordering::SeqCst), 0, "the app never ran");
 }
 
-#[test]
 fn an_untrusted_peer_s_forwarding_headers_change_nothing() {
     let untrusted = ServerConfig {
         forwarded_allow_ips: may_wsgi::http::ForwardedAllow::parse("10.0.0.1").unwrap(),
@@ -236,7 +231,7 @@ fn an_untrusted_peer_s_forwarding_headers_change_nothing() {
     }
     // A Unix-domain peer is trusted whatever the list says (gunicorn's rule): only local
     // processes with the socket's permissions can connect.
-    let dir = std::env::temp_dir().join(format!("may_wsgi_fwd_{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("may_wsgi_fwd_{}_{}", class().name(), std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.sock");
     let _ = std::fs::remove_file(&path);
@@ -297,7 +292,6 @@ fn v2_header(command: u8, family: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-#[test]
 fn a_proxy_protocol_header_names_the_client_for_the_whole_connection() {
     let server = proxied("127.0.0.1");
     let addr = server.local_addr();
@@ -333,7 +327,6 @@ fn a_proxy_protocol_header_names_the_client_for_the_whole_connection() {
     assert!(c.response().text().contains("REMOTE_ADDR=203.0.113.9\n"));
 }
 
-#[test]
 fn a_missing_broken_or_untrusted_proxy_header_closes_the_connection_unanswered() {
     let server = proxied("127.0.0.1");
     let addr = server.local_addr();
@@ -372,7 +365,6 @@ fn free_port() -> u16 {
 /// A real HAProxy in front of the server: `send-proxy` on one frontend, `send-proxy-v2` on
 /// another, each adding X-Forwarded-For and X-Forwarded-Proto as a TLS-terminating proxy
 /// would. curl connects from 127.0.0.2, so the client is not the proxy's own address.
-#[test]
 fn behind_a_real_haproxy_with_send_proxy_v1_and_v2() {
     let Ok(version) = std::process::Command::new("haproxy").arg("-v").output() else {
         eprintln!("NOTE: haproxy is not installed (.ci/deps, run by make test, installs it); the raw-byte PROXY tests stand in");
@@ -382,7 +374,7 @@ fn behind_a_real_haproxy_with_send_proxy_v1_and_v2() {
     let server = proxied("127.0.0.1");
     let backend = server.local_addr();
     let (v1, v2) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("may_wsgi_haproxy_{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("may_wsgi_haproxy_{}_{}", class().name(), std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("haproxy.cfg");
     std::fs::write(
@@ -451,11 +443,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
 
 fn serve(args: &[&str]) -> Process {
     let mut all = vec!["--bind", "127.0.0.1:0", "--no-access-log"];
+    all.extend_from_slice(&class_args());
     all.extend_from_slice(args);
     Process::start(std::path::Path::new(BIN), &all, "listening at http://")
 }
 
-#[test]
 fn a_worker_past_max_worker_memory_is_replaced_and_no_request_fails() {
     let p = serve(&["--workers", "1", "--max-worker-memory", "96"]);
     let pid = |p: &Process| get(p.addr, "/pid").text();
@@ -513,7 +505,6 @@ fn ask(c: &mut Client) -> u16 {
     c.response_to("GET").map_or(0, |r| r.status)
 }
 
-#[test]
 fn out_of_descriptors_the_server_serves_what_it_holds_without_spinning_and_recovers() {
     // One process: its CPU time is the whole server's.
     let p = serve(&["--workers", "0", "--keep-alive", "30"]);
@@ -588,7 +579,6 @@ fn raise_own_nofile() {
     }
 }
 
-#[test]
 fn a_thousand_clients_against_256_descriptors() {
     raise_own_nofile();
     // The server under `ulimit -n 256`: it holds 192 connections (the limit less its
@@ -597,7 +587,10 @@ fn a_thousand_clients_against_256_descriptors() {
         std::path::Path::new("sh"),
         &[
             "-c",
-            &format!("ulimit -n 256 && exec {BIN} --bind 127.0.0.1:0 --no-access-log --workers 0"),
+            &format!(
+                "ulimit -n 256 && exec {BIN} --bind 127.0.0.1:0 --no-access-log --workers 0 --worker-class {}",
+                class().name()
+            ),
         ],
         "listening at http://",
     );
@@ -673,7 +666,6 @@ fn endless_app(
     }
 }
 
-#[test]
 fn a_client_that_stops_reading_is_cut_at_the_client_timeout() {
     let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let server = start(
@@ -711,11 +703,19 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-#[test]
 fn clients_that_stop_reading_large_responses_give_their_memory_back() {
     let p = Process::start(
         std::path::Path::new(BIN),
-        &["--bind", "127.0.0.1:0", "--workers", "0", "--client-timeout", "1"],
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--client-timeout",
+            "1",
+            "--worker-class",
+            class().name(),
+        ],
         "listening at http://",
     );
     let pid = p.child.id();
@@ -748,3 +748,20 @@ fn clients_that_stop_reading_large_responses_give_their_memory_back() {
     drop(stalled);
     assert_eq!(get(p.addr, "/").status, 200);
 }
+
+both_classes!(
+    a_content_length_past_the_limit_is_413_before_the_app_runs,
+    a_chunked_body_growing_past_the_limit_fails_wsgi_input_and_is_413,
+    a_chunked_body_past_the_limit_after_the_head_went_out_cuts_the_connection,
+    a_trusted_proxy_sets_remote_addr_and_the_scheme,
+    conflicting_scheme_headers_from_a_trusted_proxy_are_400,
+    an_untrusted_peer_s_forwarding_headers_change_nothing,
+    a_proxy_protocol_header_names_the_client_for_the_whole_connection,
+    a_missing_broken_or_untrusted_proxy_header_closes_the_connection_unanswered,
+    behind_a_real_haproxy_with_send_proxy_v1_and_v2,
+    a_worker_past_max_worker_memory_is_replaced_and_no_request_fails,
+    out_of_descriptors_the_server_serves_what_it_holds_without_spinning_and_recovers,
+    a_thousand_clients_against_256_descriptors,
+    a_client_that_stops_reading_is_cut_at_the_client_timeout,
+    clients_that_stop_reading_large_responses_give_their_memory_back,
+);

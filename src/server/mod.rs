@@ -306,6 +306,7 @@ impl Server {
         let shared = self.shared.clone();
         let listener = self.listener;
         let sweeper_shared = Arc::downgrade(&self.shared);
+        fix_mmap_threshold();
         // Safety (may's rule for spawn): the sweeper owns all it uses.
         unsafe {
             may::coroutine::Builder::new()
@@ -398,6 +399,23 @@ fn give_back_freed_memory() {
     // Safety: malloc_trim only walks glibc's own free lists.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Keeps glibc's threshold for serving an allocation by its own `mmap` at its default
+/// (128 KiB) instead of letting it rise. glibc raises it to the size of each large block
+/// freed, so after the first 1 MiB response piece all later ones come from the arenas;
+/// with request threads those are per-thread arenas, whose freed middle `malloc_trim`
+/// cannot give back, and a process that once had twenty stalled clients would keep their
+/// memory. Blocks that big are few (buffers come from free lists), so their own `mmap`
+/// costs little. An operator's `MALLOC_MMAP_THRESHOLD_` wins.
+fn fix_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // Safety: mallopt only sets one of glibc's tunables.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        }
     }
 }
 
