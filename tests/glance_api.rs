@@ -4,6 +4,7 @@
 //! the body is read, a restart on the same data directory, concurrent uploads landing on
 //! both worker processes, and the workers' memory staying small while images stream.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
@@ -21,7 +22,11 @@ struct DataDir(PathBuf);
 
 impl DataDir {
     fn new(tag: &str) -> DataDir {
-        let dir = std::env::temp_dir().join(format!("may_wsgi_glance_{tag}_{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "may_wsgi_glance_{tag}_{}_{}",
+            class().name(),
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         DataDir(dir)
@@ -44,6 +49,8 @@ fn glance_api(data_dir: &Path) -> Process {
         "--no-access-log",
         "--data-dir",
         dir,
+        "--worker-class",
+        class().name(),
     ];
     Process::start(&example("glance_api"), &args, "listening at http://")
 }
@@ -168,7 +175,6 @@ fn vm_hwm_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-#[test]
 fn upload_and_download_over_sockets() {
     let dir = DataDir::new("updown");
     let p = glance_api(&dir.0);
@@ -233,7 +239,6 @@ fn upload_and_download_over_sockets() {
     assert_eq!(r.status, 416);
 }
 
-#[test]
 fn saving_is_stored_before_the_body_is_read() {
     let dir = DataDir::new("saving");
     let p = glance_api(&dir.0);
@@ -292,7 +297,6 @@ fn saving_is_stored_before_the_body_is_read() {
     assert!(!dir.0.join("images").join(&id).exists());
 }
 
-#[test]
 fn a_restart_on_the_same_data_dir_finds_everything() {
     let dir = DataDir::new("restart");
     let data = image_data(1 << 20, 4);
@@ -315,7 +319,6 @@ fn a_restart_on_the_same_data_dir_finds_everything() {
     assert_eq!(json(&r)["images"].as_array().unwrap().len(), 2);
 }
 
-#[test]
 fn concurrent_uploads_across_workers_all_succeed() {
     let dir = DataDir::new("concurrent");
     let p = glance_api(&dir.0);
@@ -357,7 +360,6 @@ fn concurrent_uploads_across_workers_all_succeed() {
     assert_eq!(show(addr, &id)["status"], "active");
 }
 
-#[test]
 fn workers_stay_small_while_images_stream() {
     let dir = DataDir::new("rss");
     let p = glance_api(&dir.0);
@@ -412,3 +414,12 @@ fn the_program_names_itself_and_refuses_a_bad_data_dir() {
     assert_eq!(status, 2, "{err}");
     assert!(err.contains("cannot use the data directory"), "{err}");
 }
+
+// The port is served by either worker class, as an operator may choose.
+both_classes!(
+    upload_and_download_over_sockets,
+    saving_is_stored_before_the_body_is_read,
+    a_restart_on_the_same_data_dir_finds_everything,
+    concurrent_uploads_across_workers_all_succeed,
+    workers_stay_small_while_images_stream,
+);
