@@ -62,43 +62,6 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// The live children of `pid`, and how many are zombies, from /proc.
-fn children(pid: u32) -> (HashSet<u32>, usize) {
-    let (mut live, mut zombies) = (HashSet::new(), 0);
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...; comm may hold spaces, so read after the last ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-        if fields[1].parse::<u32>() == Ok(pid) {
-            if fields[0] == "Z" {
-                zombies += 1;
-            } else {
-                live.insert(child);
-            }
-        }
-    }
-    (live, zombies)
-}
-
-/// How many sockets a process has open (its listener and its connections).
-fn sockets(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| {
-        fds.flatten()
-            .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
-            .count()
-    })
-}
-
-fn signal(pid: u32, sig: libc::c_int) {
-    // Safety: kill(2) on a process this test started (or one of its children).
-    unsafe { libc::kill(pid as libc::pid_t, sig) };
-}
-
 fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -224,21 +187,13 @@ impl Drop for Nginx {
         // not is killed, and its workers with it (they would outlive it otherwise).
         signal(self.child.id(), libc::SIGTERM);
         if wait_exit(&mut self.child, Duration::from_secs(10)).is_none() {
-            for w in children(self.child.id()).0 {
+            for w in children(self.child.id()) {
                 signal(w, libc::SIGKILL);
             }
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The bytes of `/download?seed=S` (and of our uploads), as the demo makes them.
@@ -416,13 +371,13 @@ impl Load {
 fn new_generation(master: u32, n: usize, old: &HashSet<u32>) -> HashSet<u32> {
     assert!(
         common::eventually(|| {
-            let (live, zombies) = children(master);
+            let (live, zombies) = children_and_zombies(master);
             live.len() == n && live.is_disjoint(old) && zombies == 0
         }),
         "wanted {n} workers other than {old:?}, have {:?}",
         children(master)
     );
-    children(master).0
+    children(master)
 }
 
 /// An upload through nginx, half sent.
@@ -518,12 +473,12 @@ fn nginx_in_front_through_reloads_a_killed_worker_and_a_stop() {
     signal(victim, libc::SIGKILL);
     let survivors: HashSet<u32> = generation.iter().copied().filter(|&w| w != victim).collect();
     assert!(common::eventually(|| {
-        let (live, zombies) = children(master);
+        let (live, zombies) = children_and_zombies(master);
         live.len() == 2 && live.is_superset(&survivors) && !live.contains(&victim) && zombies == 0
     }));
     assert!(load.more(40), "traffic stopped after the kill");
     load.phase.store(4, Ordering::SeqCst);
-    generation = children(master).0;
+    generation = children(master);
     signal(master, libc::SIGHUP);
     new_generation(master, 2, &generation);
     assert!(load.more(40), "traffic stopped after reload 3");
@@ -691,7 +646,7 @@ fn a_reload_leaves_idle_keep_alive_connections_to_their_clients() {
     // The new worker comes up, and the old one closes its listening socket but still
     // holds the two connections.
     assert!(common::eventually(
-        || children(master).0.len() == 2 && sockets(old_pid) == open - 1
+        || children(master).len() == 2 && sockets(old_pid) == open - 1
     ));
     used.send(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n");
     let r = used.response();

@@ -7,7 +7,6 @@
 #[macro_use]
 mod common;
 
-use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -161,12 +160,6 @@ fn upload_chunked(addr: SocketAddr, id: &str, data: &[u8]) -> Response {
         })
         .and_then(|()| c.try_send(b"0\r\n\r\n"));
     c.response_to("PUT").unwrap()
-}
-
-/// The worker processes of a master.
-fn workers(master: u32) -> HashSet<u32> {
-    let children = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children")).unwrap_or_default();
-    children.split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
@@ -323,7 +316,7 @@ fn concurrent_uploads_across_workers_all_succeed() {
     let dir = DataDir::new("concurrent");
     let p = glance_api(&dir.0);
     let addr = p.addr;
-    assert!(eventually(|| workers(p.child.id()).len() == 2), "two workers");
+    assert!(eventually(|| children(p.child.id()).len() == 2), "two workers");
     // Eight uploads at once, 4 MiB each: Glance on sqlite failed 2 or 3 of 4.
     let ids: Vec<String> = (0..8).map(|_| create(addr)).collect();
     let threads: Vec<_> = ids
@@ -364,7 +357,7 @@ fn workers_stay_small_while_images_stream() {
     let dir = DataDir::new("rss");
     let p = glance_api(&dir.0);
     let addr = p.addr;
-    assert!(eventually(|| workers(p.child.id()).len() == 2), "two workers");
+    assert!(eventually(|| children(p.child.id()).len() == 2), "two workers");
     let id = create(addr);
     let size: usize = 96 << 20;
     let mut c = start_chunked_upload(addr, &id, Some(size));
@@ -386,7 +379,7 @@ fn workers_stay_small_while_images_stream() {
         }
     }
     assert!(total > size, "head and body read: {total}");
-    for pid in workers(p.child.id()) {
+    for pid in children(p.child.id()) {
         let hwm = vm_hwm_kib(pid);
         assert!(
             hwm < 32 * 1024,

@@ -353,15 +353,6 @@ fn a_missing_broken_or_untrusted_proxy_header_closes_the_connection_unanswered()
     assert!(eventually(|| server.connections() == 0));
 }
 
-/// A free loopback port for a program that cannot be told to pick one.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A real HAProxy in front of the server: `send-proxy` on one frontend, `send-proxy-v2` on
 /// another, each adding X-Forwarded-For and X-Forwarded-Proto as a TLS-terminating proxy
 /// would. curl connects from 127.0.0.2, so the client is not the proxy's own address.

@@ -18,41 +18,8 @@ use may_wsgi::WorkerClass;
 
 const BIN: &str = env!("CARGO_BIN_EXE_may-wsgi");
 
-/// The live children of `pid`, from /proc.
-fn children(pid: u32) -> HashSet<u32> {
-    let mut out = HashSet::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...; comm may hold spaces, so read after the last ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-        if fields[1].parse::<u32>() == Ok(pid) && fields[0] != "Z" {
-            out.insert(child);
-        }
-    }
-    out
-}
-
-/// How many sockets a process has open (its listener, its connections, ...).
-fn sockets(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| {
-        fds.flatten()
-            .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
-            .count()
-    })
-}
-
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
-
-fn signal(pid: u32, sig: libc::c_int) {
-    // Safety: kill(2) on a process this test started.
-    unsafe { libc::kill(pid as libc::pid_t, sig) };
 }
 
 fn master(args: &[&str]) -> Process {

@@ -387,3 +387,54 @@ pub fn example(name: &str) -> std::path::PathBuf {
     assert!(status.success(), "building example {name}");
     profile_dir.join("examples").join(name)
 }
+
+/// The live children of `pid` and how many of its children are zombies, from /proc.
+pub fn children_and_zombies(pid: u32) -> (std::collections::HashSet<u32>, usize) {
+    let (mut live, mut zombies) = (std::collections::HashSet::new(), 0);
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...; comm may hold spaces, so read after the last ')'.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        if fields[1].parse::<u32>() == Ok(pid) {
+            if fields[0] == "Z" {
+                zombies += 1;
+            } else {
+                live.insert(child);
+            }
+        }
+    }
+    (live, zombies)
+}
+
+/// The live children of `pid` (a master's workers), from /proc.
+pub fn children(pid: u32) -> std::collections::HashSet<u32> {
+    children_and_zombies(pid).0
+}
+
+/// How many sockets a process has open (its listener, its connections, ...).
+pub fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| {
+        fds.flatten()
+            .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
+            .count()
+    })
+}
+
+pub fn signal(pid: u32, sig: libc::c_int) {
+    // Safety: kill(2) on a process the test started (or one of its children).
+    unsafe { libc::kill(pid as libc::pid_t, sig) };
+}
+
+/// A free loopback port for a program that cannot be told to pick one.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
