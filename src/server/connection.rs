@@ -40,7 +40,7 @@ use super::waiting_room::{client_timeout, Ready, WaitingRoom, LINGER_BYTES, LING
 use super::Shared;
 use crate::http::response::push_error;
 use crate::http::{parse_head, Head, HttpError};
-use crate::wsgi::exchange::{Exchange, ReadBuf, Transport, WBUF_SOFT};
+use crate::wsgi::exchange::{Exchange, ReadBuf, Transport};
 use crate::wsgi::gateway;
 use crate::wsgi::{ConnInfo, Environ, StartResponse};
 
@@ -175,6 +175,9 @@ impl Socket {
     /// Closes so that a final answer is not lost: a client still sending gets a reset if
     /// we close with its bytes unread, and a reset can destroy our answer in flight. So:
     /// shut our side, and read what is still coming for a short while.
+    /// (Never inlined: its scratch buffer would otherwise sit in the request loop's stack
+    /// frame and push every request's deeper frames 8 KiB further down the stack.)
+    #[inline(never)]
     fn lingering_close(&mut self) {
         if let Ok(stream) = self.stream() {
             let _ = stream.shutdown(Shutdown::Write);
@@ -314,9 +317,6 @@ impl<'s> Worker<'s> {
             let mut x = self.x.borrow_mut();
             x.io.stream = Some(stream);
             x.rbuf = Some(rbuf);
-            if x.wbuf.capacity() == 0 {
-                x.wbuf = shared.buffers.write_buf();
-            }
         }
         self.environ.set_conn_info(info);
         // Whether the socket may hold more than was read: the last read filled the buffer.
@@ -346,14 +346,20 @@ impl<'s> Worker<'s> {
                 }
             }
             have_head = false;
-            match handle_request(
+            // The write buffer is this thread's for the request only: the one the last
+            // request on this thread gave back, still in the core's cache. (One per
+            // connection would be a cold line to write at every request.)
+            self.x.borrow_mut().wbuf = shared.buffers.write_buf();
+            let next = handle_request(
                 &self.gateway,
                 &mut self.environ,
                 &mut self.start_response,
                 &self.head,
                 shared,
                 note,
-            ) {
+            );
+            give_wbuf(&self.x, shared);
+            match next {
                 Next::KeepAlive => {}
                 other => break other,
             }
@@ -371,14 +377,6 @@ impl<'s> Worker<'s> {
             return;
         }
         let mut x = self.x.borrow_mut();
-        // A refusal's answer may still be queued.
-        let _ = x.flush();
-        // The write buffer stays with this coroutine (only what was written of it is
-        // memory); one grown for a large response goes back.
-        if x.wbuf.capacity() > 4 * WBUF_SOFT {
-            shared.buffers.give_write(std::mem::take(&mut x.wbuf));
-        }
-        x.wbuf.clear();
         let rb = x.rbuf.take().unwrap_or_default();
         let partial = &rb.buf[rb.pos.min(rb.end)..rb.end];
         match next {
@@ -521,13 +519,24 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
     }
 }
 
+/// Sends what is still queued (an answer that replaced the app's, say) and hands the
+/// request's write buffer back to this thread's list.
+fn give_wbuf(x: &RefCell<Exchange<Socket>>, shared: &Shared) {
+    let mut x = x.borrow_mut();
+    let _ = x.flush();
+    shared.buffers.give_write(std::mem::take(&mut x.wbuf));
+}
+
 /// Answers a head that broke a rule and logs it; the caller closes with a linger.
 fn refuse(x: &RefCell<Exchange<Socket>>, e: HttpError, environ: &Environ, shared: &Shared) {
     log::debug!("refused request from {}: {e}", environ.get_or("REMOTE_ADDR", "-"));
-    let mut x = x.borrow_mut();
     let started = Instant::now();
-    let body_len = push_error(&mut x.wbuf, e.status, e.reason);
-    let _ = x.flush();
+    let body_len = {
+        let mut x = x.borrow_mut();
+        x.wbuf = shared.buffers.write_buf();
+        push_error(&mut x.wbuf, e.status, e.reason)
+    };
+    give_wbuf(x, shared);
     if let Some(log) = &shared.access_log {
         let client = environ.get_or("REMOTE_ADDR", "-");
         log.log(client, None, b"-", e.status, body_len as u64, started.elapsed());
@@ -556,7 +565,7 @@ fn handle_request(
 ) -> Next {
     let cfg = &shared.config;
     let started = shared.access_log.as_ref().map(|_| Instant::now());
-    shared.requests.fetch_add(1, Ordering::Relaxed);
+    shared.requests.add_one();
     let settings = gateway::Settings {
         keep_alive: !cfg.keep_alive.is_zero() && !shared.stopping.load(Ordering::Relaxed),
         debug: cfg.debug,

@@ -13,6 +13,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
 use std::io::{self, Write};
 
 use crate::http::forwarded::Forwarded;
@@ -122,7 +123,15 @@ pub struct Environ {
     path_info: Text,
     query: Text,
     http10: bool,
-    fields: Vec<Field>,
+    /// The header fields' spans, as the parser found them.
+    field_spans: Vec<(Span, Span)>,
+    /// The parser's normalised Content-Length and an absolute-form target's authority.
+    content_length: Option<Span>,
+    authority: Option<Span>,
+    /// The fields as environ keys, once one was asked for; the vector of an earlier request
+    /// waits in `spare_fields`, so that building them allocates nothing once warm.
+    fields: OnceCell<Vec<Field>>,
+    spare_fields: Cell<Vec<Field>>,
     conn: ConnInfo,
     /// What a trusted proxy said of this request (`http::forwarded`), in place of the
     /// connection's own: kept apart from the overlay, and the address in a string reused
@@ -172,7 +181,11 @@ impl Environ {
             path_info: Text::Owned(String::new()),
             query: Text::Owned(String::new()),
             http10: false,
-            fields: Vec::new(),
+            field_spans: Vec::new(),
+            content_length: None,
+            authority: None,
+            fields: OnceCell::new(),
+            spare_fields: Cell::new(Vec::new()),
             conn,
             proxy_scheme: None,
             proxy_client: String::new(),
@@ -265,57 +278,74 @@ impl Environ {
             None => Text::Span(Span { start: 0, end: 0 }),
         };
 
-        self.fields.clear();
-        for &(name, value) in &head.headers {
-            let name_bytes = name.get(&self.head);
-            // A name with "_" could pose as the "-" spelling of another header (a proxy may
-            // have checked "X-Auth" while the app reads HTTP_X_AUTH); drop it, as gunicorn does.
-            if name_bytes.contains(&b'_') {
-                continue;
-            }
-            let (key, value) = if name_bytes.eq_ignore_ascii_case(b"content-type") {
-                (FieldKey::ContentType, value)
-            } else if name_bytes.eq_ignore_ascii_case(b"content-length") {
-                // The parser's normalised value: "5" for "5, 5".
-                (FieldKey::ContentLength, head.content_length.unwrap_or(value))
-            } else if name_bytes.eq_ignore_ascii_case(b"host") {
-                (FieldKey::Host, head.authority.unwrap_or(value))
-            } else {
-                (FieldKey::Http, value)
-            };
-            let earlier = self
-                .fields
-                .iter()
-                .position(|f| f.key == key && f.name.get(&self.head).eq_ignore_ascii_case(name_bytes));
-            match earlier {
-                // The parser already refused differing lengths; a repeat adds nothing.
-                Some(_) if key == FieldKey::ContentLength => {}
-                Some(i) => {
-                    let mut joined = self.fields[i].value.get(&self.head).to_owned();
-                    joined.push(',');
-                    joined.push_str(text_of(&self.head, value).get(&self.head));
-                    self.fields[i].value = Text::Owned(joined);
-                }
-                None => self.fields.push(Field {
-                    key,
-                    name,
-                    value: text_of(&self.head, value),
-                }),
-            }
-        }
-        if let Some(authority) = head.authority {
-            if !self.fields.iter().any(|f| f.key == FieldKey::Host) {
-                self.fields.push(Field {
-                    key: FieldKey::Host,
-                    name: Span::default(),
-                    value: text_of(&self.head, authority),
-                });
-            }
+        // The header fields become environ keys only when one is asked for: many
+        // applications read none, or one or two, and this is the costliest part to build.
+        self.field_spans.clear();
+        self.field_spans.extend_from_slice(&head.headers);
+        self.content_length = head.content_length;
+        self.authority = head.authority;
+        if let Some(mut built) = self.fields.take() {
+            built.clear();
+            self.spare_fields.set(built);
         }
         self.proxy_scheme = None;
         self.proxy_client.clear();
         self.overlay.clear();
         self.values.clear();
+    }
+
+    /// The header fields as environ keys, built on the first look (see `begin`): one entry
+    /// per name, repeats joined with ",", names with "_" left out.
+    fn fields(&self) -> &[Field] {
+        self.fields.get_or_init(|| {
+            let mut fields = self.spare_fields.take();
+            for &(name, value) in &self.field_spans {
+                let name_bytes = name.get(&self.head);
+                // A name with "_" could pose as the "-" spelling of another header (a proxy may
+                // have checked "X-Auth" while the app reads HTTP_X_AUTH); drop it, as gunicorn does.
+                if name_bytes.contains(&b'_') {
+                    continue;
+                }
+                let (key, value) = if name_bytes.eq_ignore_ascii_case(b"content-type") {
+                    (FieldKey::ContentType, value)
+                } else if name_bytes.eq_ignore_ascii_case(b"content-length") {
+                    // The parser's normalised value: "5" for "5, 5".
+                    (FieldKey::ContentLength, self.content_length.unwrap_or(value))
+                } else if name_bytes.eq_ignore_ascii_case(b"host") {
+                    (FieldKey::Host, self.authority.unwrap_or(value))
+                } else {
+                    (FieldKey::Http, value)
+                };
+                let earlier = fields
+                    .iter()
+                    .position(|f| f.key == key && f.name.get(&self.head).eq_ignore_ascii_case(name_bytes));
+                match earlier {
+                    // The parser already refused differing lengths; a repeat adds nothing.
+                    Some(_) if key == FieldKey::ContentLength => {}
+                    Some(i) => {
+                        let mut joined = fields[i].value.get(&self.head).to_owned();
+                        joined.push(',');
+                        joined.push_str(text_of(&self.head, value).get(&self.head));
+                        fields[i].value = Text::Owned(joined);
+                    }
+                    None => fields.push(Field {
+                        key,
+                        name,
+                        value: text_of(&self.head, value),
+                    }),
+                }
+            }
+            if let Some(authority) = self.authority {
+                if !fields.iter().any(|f| f.key == FieldKey::Host) {
+                    fields.push(Field {
+                        key: FieldKey::Host,
+                        name: Span::default(),
+                        value: text_of(&self.head, authority),
+                    });
+                }
+            }
+            fields
+        })
     }
 
     /// What a trusted proxy said of this request: `https` for `wsgi.url_scheme`, and the
@@ -471,7 +501,7 @@ impl Environ {
                         })
                 })
         };
-        self.fields.iter().find(matches).map(|f| f.value.get(&self.head))
+        self.fields().iter().find(matches).map(|f| f.value.get(&self.head))
     }
 
     /// Sets a key (`environ[key] = value`), for middleware; it hides the request's own.
@@ -508,7 +538,7 @@ impl Environ {
                 out.push((Cow::Borrowed("HTTP_HOST"), value));
             }
         }
-        for f in self.fields.iter().filter(|f| f.key == FieldKey::Http) {
+        for f in self.fields().iter().filter(|f| f.key == FieldKey::Http) {
             let name: String = f
                 .name
                 .get(&self.head)
@@ -659,6 +689,42 @@ mod tests {
         });
         e.begin(raw, &head);
         e
+    }
+
+    #[test]
+    fn each_request_sees_its_own_headers_on_a_reused_environ() {
+        // The header keys are built on the first look and kept for the request: the next
+        // request on the same environ must not see them.
+        let first: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nX-One: 1\r\nAccept: x, y\r\nAccept: z\r\n\r\n";
+        let second: &[u8] = b"GET /p HTTP/1.1\r\nHost: b\r\nX-Two: 2\r\n\r\n";
+        let third: &[u8] = b"GET /q HTTP/1.1\r\nHost: c\r\nX-One: 3\r\n\r\n";
+        let mut e = Environ::new(ConnInfo::default());
+        for (raw, looked) in [(first, true), (second, false), (third, true)] {
+            let mut head = Head::default();
+            crate::http::parse_head(raw, &Default::default(), &mut head)
+                .unwrap()
+                .unwrap();
+            e.begin(raw, &head);
+            if looked {
+                // Build the keys (or not) before the next request comes.
+                let _ = e.get("HTTP_HOST");
+            }
+        }
+        assert_eq!(e.get("HTTP_HOST"), Some("c"));
+        assert_eq!(e.get("HTTP_X_ONE"), Some("3"));
+        assert_eq!(e.get("HTTP_X_TWO"), None);
+        assert_eq!(e.get("HTTP_ACCEPT"), None);
+        assert_eq!(e.get("PATH_INFO"), Some("/q"));
+        let keys: Vec<String> = e.items().into_iter().map(|(k, _)| k.into_owned()).collect();
+        assert!(keys.contains(&"HTTP_X_ONE".to_owned()) && !keys.contains(&"HTTP_X_TWO".to_owned()));
+
+        let mut head = Head::default();
+        crate::http::parse_head(first, &Default::default(), &mut head)
+            .unwrap()
+            .unwrap();
+        e.begin(first, &head);
+        assert_eq!(e.get("HTTP_ACCEPT"), Some("x, y,z"));
+        assert_eq!(e.get("HTTP_X_ONE"), Some("1"));
     }
 
     #[test]

@@ -161,22 +161,30 @@ pub(crate) fn serve_request(
     environ.end();
 
     // What the app did not read of the body must not be parsed as the next request.
-    let (failed, expect_pending) = {
+    let (failed, expect_pending, body_done, buffer_home) = {
         let c = core.borrow();
-        (c.body_error.is_some() || c.body_broken, c.expect == Expect::Pending)
+        let failed = c.body_error.is_some() || c.body_broken;
+        (
+            failed,
+            c.expect == Expect::Pending,
+            c.decoder.is_done(),
+            c.rbuf.is_some(),
+        )
     };
     if failed {
         return Next::Linger;
     }
-    if let Some(mut input) = Input::attach(core) {
-        if !input.is_done() {
+    if !buffer_home {
+        // The app kept `wsgi.input` past the response: the connection cannot go on.
+        return Next::Close;
+    }
+    if !body_done {
+        if let Some(mut input) = Input::attach(core) {
             let drained = matches!(next, Next::KeepAlive) && !expect_pending && input.drain(settings.max_drain);
             if !drained {
                 next = Next::Linger;
             }
         }
-    } else {
-        next = Next::Close;
     }
     next
 }

@@ -181,15 +181,35 @@ pub struct StartResponse {
     capture: bool,
 }
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// What the server makes of a response header the application gave.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeaderKind {
+    ContentLength,
+    Date,
+    /// `Connection`: read for "close", then dropped with the other hop-by-hop fields.
+    Connection,
+    /// Hop-by-hop (RFC 9110 7.6.1): about this connection, which is the server's business;
+    /// PEP 3333 forbids them to applications, so they are left out of the head.
+    HopByHop,
+    Other,
+}
+
+/// Sorts a header name by its length first: most names an application sends are none of
+/// these, and are told so by one comparison.
+fn header_kind(name: &str) -> HeaderKind {
+    let is = |known: &str| name.eq_ignore_ascii_case(known);
+    match name.len() {
+        2 if is("te") => HeaderKind::HopByHop,
+        4 if is("date") => HeaderKind::Date,
+        7 if is("trailer") || is("upgrade") => HeaderKind::HopByHop,
+        10 if is("connection") => HeaderKind::Connection,
+        10 if is("keep-alive") => HeaderKind::HopByHop,
+        14 if is("content-length") => HeaderKind::ContentLength,
+        16 if is("proxy-connection") => HeaderKind::HopByHop,
+        17 if is("transfer-encoding") => HeaderKind::HopByHop,
+        _ => HeaderKind::Other,
+    }
+}
 
 /// Control bytes other than HTAB: never allowed in a status or a header value, so a CR or LF
 /// cannot end a line early and inject headers.
@@ -463,33 +483,32 @@ impl StartResponse {
         let mut app_len = None;
         let mut has_date = false;
         let mut app_close = false;
-        for (name, value) in &self.headers[..self.nheaders] {
-            if name.eq_ignore_ascii_case("content-length") {
-                app_len = value.trim().parse::<u64>().ok();
-            } else if name.eq_ignore_ascii_case("date") {
-                has_date = true;
-            } else if name.eq_ignore_ascii_case("connection") {
-                app_close |= value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
-            }
-        }
-        let has_body = status_has_body(self.status_code);
-        // Without a 100 Continue the client may still be holding its body back; we
-        // cannot tell, so the connection cannot carry another request.
-        self.must_close |= !self.req.keep_alive || app_close || core.expect == Expect::Pending;
-
+        let expect_pending = core.expect == Expect::Pending;
         let w = &mut core.wbuf;
         w.extend_from_slice(b"HTTP/1.1 ");
         w.extend_from_slice(self.status.as_bytes());
         w.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers[..self.nheaders] {
-            if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
-                continue;
+            match header_kind(name) {
+                HeaderKind::ContentLength => app_len = value.trim().parse::<u64>().ok(),
+                HeaderKind::Date => has_date = true,
+                HeaderKind::Connection => {
+                    app_close |= value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
+                    continue;
+                }
+                HeaderKind::HopByHop => continue,
+                HeaderKind::Other => {}
             }
             w.extend_from_slice(name.as_bytes());
             w.extend_from_slice(b": ");
             w.extend_from_slice(value.as_bytes());
             w.extend_from_slice(b"\r\n");
         }
+        let has_body = status_has_body(self.status_code);
+        // Without a 100 Continue the client may still be holding its body back; we
+        // cannot tell, so the connection cannot carry another request.
+        self.must_close |= !self.req.keep_alive || app_close || expect_pending;
+
         let framing = if !has_body {
             Out::Discard
         } else if let Some(n) = app_len {
