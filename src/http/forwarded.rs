@@ -24,6 +24,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::grammar::may_be_forwarding;
 use super::request::{Head, HttpError, Span};
 
 /// The peers whose forwarding headers are believed (`--forwarded-allow-ips`).
@@ -152,7 +153,7 @@ enum Field {
 /// Which forwarding header `name` is, if any. Cheap first, as every request from a trusted
 /// peer asks: the length (15 to 20), then "x-", then the rest.
 fn field(name: &[u8]) -> Option<Field> {
-    if !(15..=20).contains(&name.len()) || name[0] | 0x20 != b'x' || name[1] != b'-' {
+    if !may_be_forwarding(name) {
         return None;
     }
     if !name[2..12].eq_ignore_ascii_case(b"forwarded-") {

@@ -132,6 +132,13 @@ pub fn is_authority_form(target: &[u8]) -> bool {
     matches!(split_host_port(target), Some((_, Some(port))) if !port.is_empty())
 }
 
+/// Could `name` be one of the `X-Forwarded-*` headers a proxy adds? The cheap part of
+/// the test (length 15 to 20, then "x-"): the parser notes it for every field, so that the
+/// forwarding headers are looked for only in a head that may have one.
+pub fn may_be_forwarding(name: &[u8]) -> bool {
+    (15..=20).contains(&name.len()) && name[0] | 0x20 == b'x' && name[1] == b'-'
+}
+
 /// `scheme` (RFC 3986 3.1): ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
 pub fn is_scheme(s: &[u8]) -> bool {
     s.first().is_some_and(u8::is_ascii_alphabetic)

@@ -26,7 +26,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::grammar::{is_authority_form, is_host, is_scheme};
+use super::grammar::{is_authority_form, is_host, is_scheme, may_be_forwarding};
 
 /// The limits on a request head. The first three are gunicorn's `limit_request_line`,
 /// `limit_request_fields` and `limit_request_field_size`, with gunicorn's defaults;
@@ -160,6 +160,8 @@ pub struct Head {
     pub keep_alive_requested: bool,
     /// `Expect: 100-continue` from an HTTP/1.1 client.
     pub expect_continue: bool,
+    /// Some field may be an `X-Forwarded-*` header (see `http::forwarded`).
+    pub forwarding: bool,
 }
 
 impl Head {
@@ -558,6 +560,7 @@ fn check_fields(buf: &[u8], head: &mut Head) -> Result<(), HttpError> {
     let mut close = false;
     let mut keep_alive = false;
     let mut expect_continue = false;
+    let mut forwarding = false;
 
     for &(name, value) in &head.headers {
         let name = name.get(buf);
@@ -623,6 +626,8 @@ fn check_fields(buf: &[u8], head: &mut Head) -> Result<(), HttpError> {
             } else {
                 return Err(HttpError::new(417, "unsupported expectation"));
             }
+        } else if may_be_forwarding(name) {
+            forwarding = true;
         }
     }
 
@@ -670,6 +675,7 @@ fn check_fields(buf: &[u8], head: &mut Head) -> Result<(), HttpError> {
     head.keep_alive = !close && (http11 || keep_alive);
     head.keep_alive_requested = !http11 && keep_alive && !close;
     head.expect_continue = expect_continue && head.framing.is_some();
+    head.forwarding = forwarding;
     Ok(())
 }
 

@@ -30,9 +30,12 @@ pub fn reason(status: u16) -> &'static str {
 
 thread_local! {
     // An HTTP date changes once a second; formatting it for every response would cost more
-    // than the rest of a hello-world head. Each scheduler thread keeps the last one.
-    static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0; 29])) };
+    // than the rest of a hello-world head. Each scheduler thread keeps the last Date line.
+    static DATE: RefCell<(u64, [u8; DATE_LINE_LEN])> = const { RefCell::new((u64::MAX, [0; DATE_LINE_LEN])) };
 }
+
+/// "Date: " + IMF-fixdate (29 bytes) + CRLF.
+const DATE_LINE_LEN: usize = 6 + 29 + 2;
 
 /// Seconds since the Unix epoch from the kernel's coarse clock: a date to the second needs
 /// no better, and it is read without the cycle counter (a third of the precise clock's cost).
@@ -46,16 +49,18 @@ fn unix_seconds() -> u64 {
     }
 }
 
-/// Appends the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT").
-pub fn push_date(out: &mut Vec<u8>) {
+/// Appends the Date header line for now: "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n".
+pub fn push_date_line(out: &mut Vec<u8>) {
     let secs = unix_seconds();
-    DATE.with_borrow_mut(|(cached_secs, text)| {
+    DATE.with_borrow_mut(|(cached_secs, line)| {
         if *cached_secs != secs {
             let formatted = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
-            text.copy_from_slice(&formatted.as_bytes()[..29]);
+            line[..6].copy_from_slice(b"Date: ");
+            line[6..35].copy_from_slice(&formatted.as_bytes()[..29]);
+            line[35..].copy_from_slice(b"\r\n");
             *cached_secs = secs;
         }
-        out.extend_from_slice(text);
+        out.extend_from_slice(line);
     });
 }
 
@@ -120,9 +125,9 @@ pub fn push_error(out: &mut Vec<u8>, status: u16, detail: &str) -> usize {
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
     push_decimal(out, body_len as u64);
-    out.extend_from_slice(b"\r\nConnection: close\r\nDate: ");
-    push_date(out);
-    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(b"\r\nConnection: close\r\n");
+    push_date_line(out);
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b": ");
     out.extend_from_slice(detail.as_bytes());
@@ -154,9 +159,10 @@ mod tests {
     #[test]
     fn date_is_an_http_date() {
         let mut out = Vec::new();
-        push_date(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        let date = httpdate::parse_http_date(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        push_date_line(&mut out);
+        let line = String::from_utf8(out).unwrap();
+        let text = line.strip_prefix("Date: ").and_then(|t| t.strip_suffix("\r\n")).expect(&line);
+        let date = httpdate::parse_http_date(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert!(text.ends_with(" GMT"));
         // The coarse clock is behind by a tick at most; the second may have turned since.
         let now = SystemTime::now();

@@ -68,7 +68,9 @@ pub(crate) fn serve_request(
         is_head = head.is_head_method(head_bytes);
         environ.begin(head_bytes, head);
         forwarded = match settings.forwarded_allow {
-            Some(allow) if environ.conn_info().trusted_proxy => forwarded::read(head_bytes, head, allow),
+            Some(allow) if head.forwarding && environ.conn_info().trusted_proxy => {
+                forwarded::read(head_bytes, head, allow)
+            }
             _ => Ok(Forwarded::default()),
         };
         rb.pos += head.len;
