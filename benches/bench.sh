@@ -10,7 +10,7 @@
 # section, benches/glance.sh (`make bench-glance` runs it alone), if the release build of
 # examples/glance_api exists (its LTO build takes minutes, so this script does not start one).
 #
-# Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (3) UPLOAD_MB (1024)
+# Knobs: THREADS (2) CONNS (100) DURATION (10 s per round) ROUNDS (5) UPLOAD_MB (1024)
 #        LATENCY_CONNS (1000: the p99 round)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-100}
 DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 UPLOAD_MB=${UPLOAD_MB:-1024}
 LATENCY_CONNS=${LATENCY_CONNS:-1000}
 WSGI_PORT=${WSGI_PORT:-18180}

@@ -9,24 +9,26 @@
 //!
 //! In front of the shared lists each scheduler thread keeps a few buffers of its own, so
 //! a busy keep-alive loop, which takes and gives back its buffers on every request, does it
-//! without a lock.
+//! without a lock; and the shared lists are kept in per-thread slots (`slots`), so that two
+//! threads taking buffers at once do not pass a lock's cache line between their cores.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
 
+use super::slots::{thread_slot, Padded, SLOTS};
 use crate::wsgi::exchange::WBUF_SOFT;
 
 /// A read buffer's size: a request head and the start of its body fit in one read.
 pub(crate) const RBUF_SIZE: usize = 16 * 1024;
 
-/// How many spare buffers of each kind a process keeps at most. A keep-alive connection
+/// How many spare buffers of each kind one slot keeps at most. A keep-alive connection
 /// gives its read buffer back while it waits for its next request, and takes one when that
 /// arrives; under a thousand busy connections one epoll batch wakes a few hundred at once.
 /// A list smaller than such a batch would free buffers only to allocate and zero 16 KiB
 /// again for the next request: that cost more than the rest of a hello-world request. The
 /// trim frees what a burst left unused within two seconds, so a high cap costs memory
 /// only while it is in use.
-const KEEP: usize = 1024;
+const KEEP: usize = 512;
 /// How many of each kind a scheduler thread keeps to itself.
 const LOCAL_KEEP: usize = 4;
 
@@ -42,8 +44,35 @@ thread_local! {
 /// Spare read and write buffers, shared by the waiting rooms and the request coroutines.
 #[derive(Default)]
 pub(crate) struct Buffers {
-    read: Mutex<Spares>,
-    write: Mutex<Spares>,
+    read: Lists,
+    write: Lists,
+}
+
+/// One kind's free lists, a slot per thread.
+#[derive(Default)]
+struct Lists([Padded<Mutex<Spares>>; SLOTS]);
+
+impl Lists {
+    /// A spare from this thread's slot, or else from any other.
+    fn take(&self) -> Option<Vec<u8>> {
+        let mine = thread_slot();
+        (0..SLOTS).find_map(|i| lock(&self.0[(mine + i) % SLOTS].0).pop())
+    }
+
+    /// Keeps `buf` in this thread's slot, if it has room.
+    fn keep(&self, buf: Vec<u8>) {
+        lock(&self.0[thread_slot()].0).push(buf);
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(|slot| lock(&slot.0).list.len()).sum()
+    }
+
+    fn trim(&self) {
+        for slot in &self.0 {
+            lock(&slot.0).trim();
+        }
+    }
 }
 
 /// One free list, and the fewest it held since the last trim: that many went unused.
@@ -100,7 +129,7 @@ impl Buffers {
     pub fn read_buf(&self) -> Vec<u8> {
         let local = LOCAL.with(|l| l.borrow_mut().0.pop());
         local
-            .or_else(|| lock(&self.read).pop())
+            .or_else(|| self.read.take())
             .unwrap_or_else(|| vec![0; RBUF_SIZE])
     }
 
@@ -108,7 +137,7 @@ impl Buffers {
     pub fn write_buf(&self) -> Vec<u8> {
         let local = LOCAL.with(|l| l.borrow_mut().1.pop());
         local
-            .or_else(|| lock(&self.write).pop())
+            .or_else(|| self.write.take())
             .unwrap_or_else(|| Vec::with_capacity(WBUF_SOFT))
     }
 
@@ -117,7 +146,7 @@ impl Buffers {
     pub fn give_read(&self, buf: Vec<u8>) {
         if buf.len() == RBUF_SIZE {
             if let Some(buf) = keep_local(buf, |l| &mut l.0) {
-                lock(&self.read).push(buf);
+                self.read.keep(buf);
             }
         }
     }
@@ -126,7 +155,7 @@ impl Buffers {
         if buf.capacity() <= 4 * WBUF_SOFT {
             buf.clear();
             if let Some(buf) = keep_local(buf, |l| &mut l.1) {
-                lock(&self.write).push(buf);
+                self.write.keep(buf);
             }
         }
     }
@@ -135,10 +164,10 @@ impl Buffers {
 impl Buffers {
     /// Frees the buffers that lay unused since the last trim; true when any were.
     pub fn trim(&self) -> bool {
-        let before = lock(&self.read).list.len() + lock(&self.write).list.len();
-        lock(&self.read).trim();
-        lock(&self.write).trim();
-        before > lock(&self.read).list.len() + lock(&self.write).list.len()
+        let before = self.read.len() + self.write.len();
+        self.read.trim();
+        self.write.trim();
+        before > self.read.len() + self.write.len()
     }
 }
 
@@ -165,10 +194,10 @@ mod tests {
         assert_eq!(again.as_ptr(), ptr, "the same buffer comes back");
         fill_local(&buffers);
         buffers.give_read(vec![0; RBUF_SIZE * 2]);
-        assert_eq!(lock(&buffers.read).list.len(), 0, "an oversized buffer is not kept");
+        assert_eq!(buffers.read.len(), 0, "an oversized buffer is not kept");
         buffers.give_read(again);
         assert_eq!(
-            lock(&buffers.read).list.len(),
+            buffers.read.len(),
             1,
             "past the thread's own, the shared list"
         );
@@ -198,7 +227,7 @@ mod tests {
         // And what a burst left behind goes once it lay unused for a whole trim period.
         buffers.trim();
         buffers.trim();
-        assert_eq!(lock(&buffers.read).list.len(), 0);
+        assert_eq!(buffers.read.len(), 0);
     }
 
     #[test]
@@ -207,17 +236,17 @@ mod tests {
         fill_local(&buffers);
         buffers.give_read(vec![0; RBUF_SIZE]);
         buffers.give_read(vec![0; RBUF_SIZE]);
-        lock(&buffers.write).list.clear();
-        lock(&buffers.read).low = 0;
+        lock(&buffers.write.0[thread_slot()].0).list.clear();
+        lock(&buffers.read.0[thread_slot()].0).low = 0;
         assert!(!buffers.trim());
         // Both had been in use since the list began: kept.
-        assert_eq!(lock(&buffers.read).list.len(), 2);
-        let c = lock(&buffers.read).pop().unwrap();
-        lock(&buffers.read).push(c);
+        assert_eq!(buffers.read.len(), 2);
+        let c = lock(&buffers.read.0[thread_slot()].0).pop().unwrap();
+        lock(&buffers.read.0[thread_slot()].0).push(c);
         assert!(buffers.trim());
         // One stayed in the list the whole time: freed.
-        assert_eq!(lock(&buffers.read).list.len(), 1);
+        assert_eq!(buffers.read.len(), 1);
         buffers.trim();
-        assert_eq!(lock(&buffers.read).list.len(), 0);
+        assert_eq!(buffers.read.len(), 0);
     }
 }

@@ -21,6 +21,7 @@ pub(crate) mod crew;
 pub(crate) mod executor;
 pub(crate) mod net;
 pub(crate) mod pool;
+pub(crate) mod slots;
 pub(crate) mod stack_guard;
 pub(crate) mod timeouts;
 pub(crate) mod waiting_room;
@@ -28,7 +29,7 @@ pub(crate) mod waiting_room;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ use crew::{Crew, Death};
 pub use executor::WorkerClass;
 pub use net::{Listener, LocalAddr};
 use pool::{Dispatch, Pool};
+use slots::{thread_slot, Padded, SLOTS};
 use timeouts::Timeouts;
 use waiting_room::{Census, Ready, WaitingRoom};
 
@@ -162,32 +164,15 @@ pub(crate) struct Shared {
     pub retire: AtomicBool,
 }
 
-/// A count every request adds to, kept in one slot per scheduler thread, each on a cache
-/// line of its own. One shared counter would make the threads pass its cache line between
-/// their cores on every request; on the hello-world benchmark that, and the settings that
-/// shared the line with it, cost more than parsing the request head.
+/// A count every request adds to, kept in one slot per scheduler thread (see `slots`).
 #[derive(Default)]
 pub(crate) struct RequestCount {
-    slots: [Padded<AtomicU64>; COUNT_SLOTS],
+    slots: [Padded<AtomicU64>; SLOTS],
 }
-
-const COUNT_SLOTS: usize = 8;
-
-/// A value alone on its cache line (two lines: adjacent-line prefetch pairs them).
-#[derive(Default)]
-#[repr(align(128))]
-struct Padded<T>(T);
 
 impl RequestCount {
     pub fn add_one(&self) {
-        thread_local! {
-            static SLOT: usize = {
-                static NEXT: AtomicUsize = AtomicUsize::new(0);
-                NEXT.fetch_add(1, Ordering::Relaxed) % COUNT_SLOTS
-            };
-        }
-        let slot = SLOT.with(|slot| *slot);
-        self.slots[slot].0.fetch_add(1, Ordering::Relaxed);
+        self.slots[thread_slot()].0.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn total(&self) -> u64 {
