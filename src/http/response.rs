@@ -161,7 +161,10 @@ mod tests {
         let mut out = Vec::new();
         push_date_line(&mut out);
         let line = String::from_utf8(out).unwrap();
-        let text = line.strip_prefix("Date: ").and_then(|t| t.strip_suffix("\r\n")).expect(&line);
+        let text = line
+            .strip_prefix("Date: ")
+            .and_then(|t| t.strip_suffix("\r\n"))
+            .expect(&line);
         let date = httpdate::parse_http_date(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert!(text.ends_with(" GMT"));
         // The coarse clock is behind by a tick at most; the second may have turned since.

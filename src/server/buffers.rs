@@ -128,9 +128,7 @@ impl Buffers {
     /// A read buffer of `RBUF_SIZE` bytes (contents unspecified).
     pub fn read_buf(&self) -> Vec<u8> {
         let local = LOCAL.with(|l| l.borrow_mut().0.pop());
-        local
-            .or_else(|| self.read.take())
-            .unwrap_or_else(|| vec![0; RBUF_SIZE])
+        local.or_else(|| self.read.take()).unwrap_or_else(|| vec![0; RBUF_SIZE])
     }
 
     /// An empty write buffer with room for a head and a small body.
@@ -196,11 +194,7 @@ mod tests {
         buffers.give_read(vec![0; RBUF_SIZE * 2]);
         assert_eq!(buffers.read.len(), 0, "an oversized buffer is not kept");
         buffers.give_read(again);
-        assert_eq!(
-            buffers.read.len(),
-            1,
-            "past the thread's own, the shared list"
-        );
+        assert_eq!(buffers.read.len(), 1, "past the thread's own, the shared list");
         let mut w = buffers.write_buf();
         w.extend_from_slice(b"abc");
         buffers.give_write(w);

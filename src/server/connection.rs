@@ -55,8 +55,11 @@ const STAY_MS: u64 = (STAY.as_millis() + SWEEP.as_millis()) as u64;
 
 /// A client socket as a request worker uses it: non-blocking calls first, and a way to
 /// wait (a may registration for a coroutine, `poll(2)` for a thread; a deadline the
-/// sweeper keeps for both) only once a call would block.
-pub(crate) struct Socket {
+/// sweeper keeps for both) only once a call would block. Boxed, so that moving it into a
+/// kit and out again (see [`Kit`]) moves one pointer.
+pub(crate) struct Socket(Box<SocketState>);
+
+pub(crate) struct SocketState {
     /// The connection being served; none between connections.
     stream: Option<Stream>,
     class: WorkerClass,
@@ -78,15 +81,29 @@ impl Drop for Registration {
     }
 }
 
+impl std::ops::Deref for Socket {
+    type Target = SocketState;
+    fn deref(&self) -> &SocketState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Socket {
+    fn deref_mut(&mut self) -> &mut SocketState {
+        &mut self.0
+    }
+}
+
 impl Socket {
-    fn new(class: WorkerClass, timeouts: Arc<Timeouts>, client_timeout: Duration) -> Socket {
-        Socket {
+    /// A socket with no connection yet, for `shared`'s server.
+    fn idle(shared: &Shared) -> Socket {
+        Socket(Box::new(SocketState {
             stream: None,
-            class,
+            class: shared.config.worker_class,
             waiter: None,
-            timeouts,
-            client_timeout,
-        }
+            timeouts: shared.timeouts.clone(),
+            client_timeout: client_timeout(shared.config.client_timeout),
+        }))
     }
 
     fn stream(&self) -> io::Result<&Stream> {
@@ -257,11 +274,14 @@ enum HeadOutcome {
     Refused(HttpError),
 }
 
-/// A request coroutine's tools, kept from one connection to the next so that a request
-/// allocates nothing they already have: the exchange (whose socket and buffers change
-/// with the connection), the environ, `start_response` and the parsed head.
-struct Worker<'s> {
-    shared: &'s Shared,
+/// What a request is served with: the exchange (around the connection's socket), the
+/// environ, `start_response` and the parsed head; with their buffers some 1.5 KiB, all of
+/// it written by every request. Kits are kept per scheduler thread, not per connection or
+/// coroutine: the one the last request on this thread gave back is still in the core's
+/// cache, where a hundred connections' own would each be a few dozen cold lines. A
+/// coroutine holds a kit while it serves a connection (waits on a slow client included)
+/// and lends it back while it stays for the next request.
+struct Kit {
     x: Rc<RefCell<Exchange<Socket>>>,
     /// The same exchange as the gateway sees it: through its `Transport` alone.
     gateway: Rc<RefCell<Exchange>>,
@@ -270,23 +290,107 @@ struct Worker<'s> {
     head: Head,
 }
 
+thread_local! {
+    /// This thread's spare kits, last given first taken. Boxed: a kit must not move, or it
+    /// would be copied onto the coroutine's stack, cold lines again.
+    #[allow(clippy::vec_box)]
+    static KITS: RefCell<Vec<Box<Kit>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Spare kits a thread keeps: as many as requests it has in hand at once, usually.
+const KEEP_KITS: usize = 64;
+
+impl Kit {
+    /// One of this thread's spares, or a new one. Its socket is an idle one, of whichever
+    /// server used it last: [`Worker::hold_kit`] swaps the connection's in.
+    fn take(shared: &Shared) -> Box<Kit> {
+        KITS.with_borrow_mut(Vec::pop).unwrap_or_else(|| {
+            let x = Rc::new(RefCell::new(Exchange::new(
+                Socket::idle(shared),
+                ReadBuf::default(),
+                Vec::new(),
+            )));
+            let gateway: Rc<RefCell<Exchange>> = x.clone();
+            Box::new(Kit {
+                start_response: StartResponse::new(gateway.clone()),
+                gateway,
+                x,
+                environ: Environ::new(ConnInfo::default()),
+                head: Head::default(),
+            })
+        })
+    }
+
+    /// True unless something of a request outlived it (an `Input` kept past the
+    /// response), which still holds the exchange.
+    fn is_whole(&self) -> bool {
+        Rc::strong_count(&self.x) == 3
+    }
+
+    /// Back to this thread's spares (a kit not whole is left to what holds it).
+    fn give(self: Box<Kit>) {
+        if self.is_whole() {
+            KITS.with_borrow_mut(|kits| {
+                if kits.len() < KEEP_KITS {
+                    kits.push(self);
+                }
+            });
+        }
+    }
+}
+
+/// A request coroutine's state between the connections it serves: its kit while it holds
+/// one, and the connection's socket while it does not.
+struct Worker<'s> {
+    shared: &'s Shared,
+    kit: Option<Box<Kit>>,
+    /// The connection's socket (or an idle one of this server's) while no kit is held;
+    /// while one is, the kit's own idle socket, which goes back in with it.
+    socket: Socket,
+    /// The same for the connection's identity (in the environ while a kit is held).
+    info: Box<ConnInfo>,
+}
+
 impl<'s> Worker<'s> {
     fn new(shared: &'s Shared) -> Worker<'s> {
-        let socket = Socket::new(
-            shared.config.worker_class,
-            shared.timeouts.clone(),
-            client_timeout(shared.config.client_timeout),
-        );
-        let x = Rc::new(RefCell::new(Exchange::new(socket, ReadBuf::default(), Vec::new())));
-        let gateway: Rc<RefCell<Exchange>> = x.clone();
         Worker {
             shared,
-            start_response: StartResponse::new(gateway.clone()),
-            gateway,
-            x,
-            environ: Environ::new(ConnInfo::default()),
-            head: Head::default(),
+            kit: None,
+            socket: Socket::idle(shared),
+            info: Box::default(),
         }
+    }
+
+    /// The kit in hand; there is one from `hold_kit` to `lend_kit`.
+    fn kit(&mut self) -> &mut Kit {
+        self.kit.as_mut().expect("a kit is held while a connection is served")
+    }
+
+    /// Takes a kit and puts the connection in it: its socket, buffer and identity.
+    fn hold_kit(&mut self, rbuf: ReadBuf) {
+        let mut kit = Kit::take(self.shared);
+        {
+            let mut x = kit.x.borrow_mut();
+            std::mem::swap(&mut x.io, &mut self.socket);
+            x.rbuf = Some(rbuf);
+        }
+        kit.environ.swap_conn_info(&mut self.info);
+        self.kit = Some(kit);
+    }
+
+    /// Takes the connection out of the kit (its socket and identity back to `self`) and
+    /// gives the kit back to this thread's spares. Returns the read buffer.
+    fn lend_kit(&mut self, note: &Note) -> Option<ReadBuf> {
+        let mut kit = self.kit.take().expect("a kit is held while a connection is served");
+        note.between_requests();
+        let rbuf = {
+            let mut x = kit.x.borrow_mut();
+            std::mem::swap(&mut x.io, &mut self.socket);
+            x.rbuf.take()
+        };
+        kit.environ.swap_conn_info(&mut self.info);
+        kit.give();
+        rbuf
     }
 
     fn serve_connection(&mut self, ready: Ready, note: &Note) {
@@ -311,14 +415,11 @@ impl<'s> Worker<'s> {
                 buf,
             };
         }
-        self.head = head;
         note.connection(room, token, stream.fd());
-        {
-            let mut x = self.x.borrow_mut();
-            x.io.stream = Some(stream);
-            x.rbuf = Some(rbuf);
-        }
-        self.environ.set_conn_info(info);
+        self.socket.stream = Some(stream);
+        *self.info = info;
+        self.hold_kit(rbuf);
+        self.kit().head = head;
         // Whether the socket may hold more than was read: the last read filled the buffer.
         let mut drained = true;
         let mut have_head = true;
@@ -329,10 +430,11 @@ impl<'s> Worker<'s> {
         let room = &shared.rooms[room];
         let next = loop {
             if !have_head {
-                match next_head(&self.x, &mut self.head, shared, &mut drained) {
+                let kit = self.kit();
+                match next_head(&kit.x, &mut kit.head, shared, &mut drained) {
                     HeadOutcome::Ready => stay_until = None,
                     HeadOutcome::Drained => {
-                        if self.stay(room, &mut stay_until, &mut unwatched) {
+                        if self.stay(room, &mut stay_until, &mut unwatched, note) {
                             drained = false;
                             continue;
                         }
@@ -340,25 +442,25 @@ impl<'s> Worker<'s> {
                     }
                     HeadOutcome::Closed => break Next::Close,
                     HeadOutcome::Refused(e) => {
-                        refuse(&self.x, e, &self.environ, shared);
+                        refuse(&kit.x, e, &kit.environ, shared);
                         break Next::Linger;
                     }
                 }
             }
             have_head = false;
+            let kit = self.kit();
             // The write buffer is this thread's for the request only: the one the last
-            // request on this thread gave back, still in the core's cache. (One per
-            // connection would be a cold line to write at every request.)
-            self.x.borrow_mut().wbuf = shared.buffers.write_buf();
+            // request on this thread gave back, still in the core's cache.
+            kit.x.borrow_mut().wbuf = shared.buffers.write_buf();
             let next = handle_request(
-                &self.gateway,
-                &mut self.environ,
-                &mut self.start_response,
-                &self.head,
+                &kit.gateway,
+                &mut kit.environ,
+                &mut kit.start_response,
+                &kit.head,
                 shared,
                 note,
             );
-            give_wbuf(&self.x, shared);
+            give_wbuf(&kit.x, shared);
             match next {
                 Next::KeepAlive => {}
                 other => break other,
@@ -366,21 +468,17 @@ impl<'s> Worker<'s> {
         };
 
         // Take the connection apart: the socket and its identity go home (or close),
-        // the buffers back to the free lists.
+        // the buffers back to the free lists, the kit to this thread's spares. (A kit that
+        // something of the request outlived, an `Input` kept past the response, is left
+        // to it with an idle socket, and the connection closes.)
+        let whole = self.kit().is_whole();
+        let rbuf = self.lend_kit(note);
+        let info = std::mem::take(&mut *self.info);
         note.idle();
-        let info = self.environ.take_conn_info();
-        if Rc::strong_count(&self.x) != 3 {
-            // Something of the request outlived it (an `Input` kept past the response):
-            // leave that exchange to it and start afresh.
-            *self = Worker::new(shared);
-            room.forget(token);
-            return;
-        }
-        let mut x = self.x.borrow_mut();
-        let rb = x.rbuf.take().unwrap_or_default();
+        let rb = rbuf.unwrap_or_default();
         let partial = &rb.buf[rb.pos.min(rb.end)..rb.end];
         match next {
-            Next::Home => match x.io.take_stream() {
+            Next::Home if whole => match self.socket.take_stream() {
                 Some(stream) => room.go_home(
                     token,
                     stream,
@@ -392,12 +490,12 @@ impl<'s> Worker<'s> {
                 ),
                 None => room.forget(token),
             },
-            Next::Linger => {
-                x.io.lingering_close();
+            Next::Linger if whole => {
+                self.socket.lingering_close();
                 room.forget(token);
             }
-            Next::Close | Next::KeepAlive => {
-                drop(x.io.take_stream());
+            _ => {
+                drop(self.socket.take_stream());
                 room.forget(token);
             }
         }
@@ -411,7 +509,7 @@ impl<'s> Worker<'s> {
     /// and costs no trip through the waiting room. The stay ends early when the pool needs
     /// the place or the server stops. True when the socket woke us, or the server stops
     /// (`next_head` then has a last look for a request that arrived meanwhile): read again.
-    fn stay(&mut self, room: &WaitingRoom, until: &mut Option<u64>, unwatched: &mut bool) -> bool {
+    fn stay(&mut self, room: &WaitingRoom, until: &mut Option<u64>, unwatched: &mut bool, note: &Note) -> bool {
         let shared = self.shared;
         let stopping = || shared.stopping.load(Ordering::Relaxed);
         let draining = shared.draining.load(Ordering::Relaxed);
@@ -422,31 +520,33 @@ impl<'s> Worker<'s> {
             return false;
         }
         let deadline = *until.get_or_insert_with(|| shared.timeouts.now_ms() + STAY_MS);
-        let mut x = self.x.borrow_mut();
+        // The kit goes back to this thread's spares meanwhile, for the requests of other
+        // connections; another (or the same) is taken when the next request comes.
+        let rbuf = self.lend_kit(note);
         if !*unwatched {
-            let Ok(stream) = x.io.stream() else {
-                return false;
-            };
-            room.unwatch(stream);
-            *unwatched = true;
+            if let Ok(stream) = self.socket.stream() {
+                room.unwatch(stream);
+                *unwatched = true;
+            }
         }
         // Nothing is buffered: the read buffer (16 KiB, all of it touched) waits in the
         // free list, not with the connection, so a burst of connections that each stay
-        // holds no buffer memory meanwhile.
-        // (A partial pipelined head stays where it is.)
-        if x.rbuf.as_ref().is_some_and(|rb| rb.pos >= rb.end) {
-            if let Some(rb) = x.rbuf.take() {
+        // holds no buffer memory meanwhile. (A partial pipelined head stays with it.)
+        let rbuf = match rbuf {
+            Some(rb) if rb.pos >= rb.end => {
                 shared.buffers.give_read(rb.buf);
+                None
             }
-        }
-        let woken = x.io.stay(deadline, || shared.pool.has_queued()) || (stopping() && !draining);
-        if x.rbuf.is_none() {
-            x.rbuf = Some(ReadBuf {
-                buf: shared.buffers.read_buf(),
-                pos: 0,
-                end: 0,
-            });
-        }
+            other => other,
+        };
+        let woken =
+            *unwatched && (self.socket.stay(deadline, || shared.pool.has_queued()) || (stopping() && !draining));
+        let rbuf = rbuf.unwrap_or_else(|| ReadBuf {
+            buf: shared.buffers.read_buf(),
+            pos: 0,
+            end: 0,
+        });
+        self.hold_kit(rbuf);
         woken
     }
 }

@@ -72,6 +72,12 @@ impl Note {
         self.line.store(line.as_ptr().cast_mut(), Ordering::Release);
     }
 
+    /// Between requests: the environ that held the last line may now serve another
+    /// coroutine's request.
+    pub fn between_requests(&self) {
+        self.line.store(std::ptr::null_mut(), Ordering::Release);
+    }
+
     /// The connection went home or closed.
     pub fn idle(&self) {
         self.line.store(std::ptr::null_mut(), Ordering::Release);

@@ -132,7 +132,8 @@ pub struct Environ {
     /// waits in `spare_fields`, so that building them allocates nothing once warm.
     fields: OnceCell<Vec<Field>>,
     spare_fields: Cell<Vec<Field>>,
-    conn: ConnInfo,
+    /// Boxed: a connection's identity moves in and out of an environ as a pointer.
+    conn: Box<ConnInfo>,
     /// What a trusted proxy said of this request (`http::forwarded`), in place of the
     /// connection's own: kept apart from the overlay, and the address in a string reused
     /// from request to request, so that a proxied request allocates nothing for it.
@@ -186,7 +187,7 @@ impl Environ {
             authority: None,
             fields: OnceCell::new(),
             spare_fields: Cell::new(Vec::new()),
-            conn,
+            conn: Box::new(conn),
             proxy_scheme: None,
             proxy_client: String::new(),
             overlay: Vec::new(),
@@ -385,20 +386,15 @@ impl Environ {
         let _ = self.errors.flush();
     }
 
-    /// Serves another connection: its part of the environ replaces the last one's.
-    pub(crate) fn set_conn_info(&mut self, conn: ConnInfo) {
-        self.conn = conn;
+    /// Serves another connection: its part of the environ and the last one's trade places
+    /// (a swap, so that nothing is built or dropped).
+    pub(crate) fn swap_conn_info(&mut self, conn: &mut Box<ConnInfo>) {
+        std::mem::swap(&mut self.conn, conn);
     }
 
     /// The connection's part of the environ.
     pub(crate) fn conn_info(&self) -> &ConnInfo {
         &self.conn
-    }
-
-    /// The connection's part of the environ, handed back when the connection goes idle
-    /// (it waits with the socket, so the next request's environ need not build it again).
-    pub(crate) fn take_conn_info(&mut self) -> ConnInfo {
-        std::mem::take(&mut self.conn)
     }
 
     /// The request line as it arrived ("GET /path?q HTTP/1.1"), for logs.
