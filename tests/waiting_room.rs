@@ -202,6 +202,53 @@ fn stop_closes_idle_connections_at_once_and_finishes_requests_arriving_or_in_fli
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
+fn many_busy_keep_alive_connections_at_once_are_each_answered_whole() {
+    // Connections served one at a time, then all at once with answers larger than the
+    // socket buffers (so each request waits on its client midway): the second wave wakes
+    // connections from their stays while every request tool the thread had is in hand, and
+    // new ones are made. Then bodies both ways. Every answer whole, on its own connection.
+    let server = start(may_wsgi::demo::app, config());
+    let addr = server.local_addr();
+    let clients: Vec<Client> = (0..32)
+        .map(|_| {
+            let mut c = Client::connect(addr);
+            c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+            assert_eq!(c.response().body, b"Hello World");
+            c
+        })
+        .collect();
+    let start_line = std::sync::Arc::new(std::sync::Barrier::new(clients.len()));
+    let threads: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut c)| {
+            let start_line = start_line.clone();
+            std::thread::spawn(move || {
+                let t = t as u64;
+                start_line.wait();
+                for i in 0..3 {
+                    c.send(format!("GET /download?mib=1&seed={t} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+                    let mut want = vec![0u8; 1 << 20];
+                    may_wsgi::demo::download_bytes(t, 0, &mut want);
+                    assert!(c.response().body == want, "client {t}, round {i}: download");
+                    let body = format!("client {t} round {i} ").repeat(5000);
+                    c.send(
+                        format!(
+                            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    );
+                    assert!(c.response().body == body.as_bytes(), "client {t}, round {i}: echo");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("every client answered");
+    }
+}
+
 #[test]
 fn a_stack_overflow_closes_its_connection_and_gives_its_places_back() {
     let server = start(may_wsgi::demo::app, small_pool());
@@ -229,4 +276,5 @@ both_classes!(
     at_the_connection_limit_accept_waits_until_one_closes,
     at_the_connection_limit_the_longest_idle_connection_makes_room,
     stop_closes_idle_connections_at_once_and_finishes_requests_arriving_or_in_flight,
+    many_busy_keep_alive_connections_at_once_are_each_answered_whole,
 );

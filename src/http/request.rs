@@ -457,11 +457,14 @@ fn complete(
     // again. When one is broken, the scan says which, exactly as it would for a client that
     // sent the head one byte at a time.
     let mut over = len > limits.head_total || request_line.len() > limits.request_line;
+    // A field line, its CRLF included, lies inside the head: a head no longer than the
+    // field limit has no field line over it, and its lines need not be measured.
+    let measure = len > limits.field_size;
     head.headers.clear();
     for field in fields {
         let name = Span::of(buf, field.name.as_bytes());
         let value = Span::of(buf, field.value);
-        over |= field_line_len(buf, name, value).saturating_add(2) > limits.field_size;
+        over |= measure && field_line_len(buf, name, value).saturating_add(2) > limits.field_size;
         head.headers.push((name, value));
     }
     if over {

@@ -15,6 +15,10 @@
 //!
 //! Then the worker takes the next connection queued for a place, parks, or ends.
 //!
+//! What a request is served with (the exchange, environ, `start_response` and head) is a
+//! [`Kit`] kept per scheduler thread and lent to the connection being served, so that
+//! every request writes memory the last one left in the core's cache.
+//!
 //! The socket and the request's buffers live in an [`Exchange`] shared
 //! (`Rc<RefCell<_>>`, one worker, no locking) with `wsgi.input`, which reads the body
 //! through it while the app runs, and with `start_response`, whose `write()` sends through
@@ -40,7 +44,7 @@ use super::waiting_room::{client_timeout, Ready, WaitingRoom, LINGER_BYTES, LING
 use super::Shared;
 use crate::http::response::push_error;
 use crate::http::{parse_head, Head, HttpError};
-use crate::wsgi::exchange::{Exchange, ReadBuf, Transport};
+use crate::wsgi::exchange::{Exchange, ReadBuf, Transport, WBUF_SOFT};
 use crate::wsgi::gateway;
 use crate::wsgi::{ConnInfo, Environ, StartResponse};
 
@@ -304,20 +308,28 @@ impl Kit {
     /// One of this thread's spares, or a new one. Its socket is an idle one, of whichever
     /// server used it last: [`Worker::hold_kit`] swaps the connection's in.
     fn take(shared: &Shared) -> Box<Kit> {
-        KITS.with_borrow_mut(Vec::pop).unwrap_or_else(|| {
-            let x = Rc::new(RefCell::new(Exchange::new(
-                Socket::idle(shared),
-                ReadBuf::default(),
-                Vec::new(),
-            )));
-            let gateway: Rc<RefCell<Exchange>> = x.clone();
-            Box::new(Kit {
-                start_response: StartResponse::new(gateway.clone()),
-                gateway,
-                x,
-                environ: Environ::new(ConnInfo::default()),
-                head: Head::default(),
-            })
+        KITS.with_borrow_mut(Vec::pop).unwrap_or_else(|| Kit::new(shared))
+    }
+
+    /// A new kit. Kept out of line: building one takes a large stack frame, which the
+    /// common path through `take` should not carry.
+    #[cold]
+    #[inline(never)]
+    fn new(shared: &Shared) -> Box<Kit> {
+        let x = Rc::new(RefCell::new(Exchange::new(
+            Socket::idle(shared),
+            ReadBuf::default(),
+            Vec::new(),
+        )));
+        // No read buffer yet: `hold_kit` gives it the connection's, or takes one.
+        x.borrow_mut().rbuf = None;
+        let gateway: Rc<RefCell<Exchange>> = x.clone();
+        Box::new(Kit {
+            start_response: StartResponse::new(gateway.clone()),
+            gateway,
+            x,
+            environ: Environ::new(ConnInfo::default()),
+            head: Head::default(),
         })
     }
 
@@ -366,27 +378,61 @@ impl<'s> Worker<'s> {
         self.kit.as_mut().expect("a kit is held while a connection is served")
     }
 
-    /// Takes a kit and puts the connection in it: its socket, buffer and identity.
-    fn hold_kit(&mut self, rbuf: ReadBuf) {
-        let mut kit = Kit::take(self.shared);
+    /// Takes a kit and puts the connection in it: its socket and identity, and `rbuf` when
+    /// the connection has bytes of its own (a head, a pipelined start of one); without, the
+    /// read buffer the kit carries serves, warm from the last request on this thread.
+    fn hold_kit(&mut self, rbuf: Option<ReadBuf>) {
+        let shared = self.shared;
+        let mut kit = Kit::take(shared);
         {
             let mut x = kit.x.borrow_mut();
             std::mem::swap(&mut x.io, &mut self.socket);
-            x.rbuf = Some(rbuf);
+            match rbuf {
+                Some(rbuf) => {
+                    if let Some(spare) = x.rbuf.replace(rbuf) {
+                        shared.buffers.give_read(spare.buf);
+                    }
+                }
+                // A kit's own is a standard buffer, kept empty; a new kit has none yet.
+                None if x.rbuf.as_ref().is_some_and(|rb| rb.buf.len() == RBUF_SIZE) => {}
+                None => {
+                    x.rbuf = Some(ReadBuf {
+                        buf: shared.buffers.read_buf(),
+                        pos: 0,
+                        end: 0,
+                    });
+                }
+            }
+            if x.wbuf.capacity() == 0 {
+                x.wbuf = shared.buffers.write_buf();
+            }
         }
         kit.environ.swap_conn_info(&mut self.info);
         self.kit = Some(kit);
     }
 
     /// Takes the connection out of the kit (its socket and identity back to `self`) and
-    /// gives the kit back to this thread's spares. Returns the read buffer.
+    /// gives the kit back to this thread's spares. Returns what the read buffer still
+    /// holds for the connection, if anything: an empty buffer stays in the kit.
     fn lend_kit(&mut self, note: &Note) -> Option<ReadBuf> {
         let mut kit = self.kit.take().expect("a kit is held while a connection is served");
         note.between_requests();
         let rbuf = {
             let mut x = kit.x.borrow_mut();
             std::mem::swap(&mut x.io, &mut self.socket);
-            x.rbuf.take()
+            match x.rbuf.take() {
+                Some(rb) if rb.pos < rb.end => Some(rb),
+                // Empty: a standard one stays with the kit, one grown for a large head goes.
+                Some(rb) if rb.buf.len() == RBUF_SIZE => {
+                    x.rbuf = Some(ReadBuf { pos: 0, end: 0, ..rb });
+                    None
+                }
+                Some(rb) => {
+                    self.shared.buffers.give_read(rb.buf);
+                    None
+                }
+                None => None,
+            }
         };
         kit.environ.swap_conn_info(&mut self.info);
         kit.give();
@@ -418,7 +464,7 @@ impl<'s> Worker<'s> {
         note.connection(room, token, stream.fd());
         self.socket.stream = Some(stream);
         *self.info = info;
-        self.hold_kit(rbuf);
+        self.hold_kit(Some(rbuf));
         self.kit().head = head;
         // Whether the socket may hold more than was read: the last read filled the buffer.
         let mut drained = true;
@@ -449,9 +495,6 @@ impl<'s> Worker<'s> {
             }
             have_head = false;
             let kit = self.kit();
-            // The write buffer is this thread's for the request only: the one the last
-            // request on this thread gave back, still in the core's cache.
-            kit.x.borrow_mut().wbuf = shared.buffers.write_buf();
             let next = handle_request(
                 &kit.gateway,
                 &mut kit.environ,
@@ -460,7 +503,7 @@ impl<'s> Worker<'s> {
                 shared,
                 note,
             );
-            give_wbuf(&kit.x, shared);
+            flush_wbuf(&kit.x, shared);
             match next {
                 Next::KeepAlive => {}
                 other => break other,
@@ -499,7 +542,9 @@ impl<'s> Worker<'s> {
                 room.forget(token);
             }
         }
-        shared.buffers.give_read(rb.buf);
+        if !rb.buf.is_empty() {
+            shared.buffers.give_read(rb.buf);
+        }
     }
 
     /// After a response, with nothing of a next request buffered or on the socket: stay
@@ -522,6 +567,8 @@ impl<'s> Worker<'s> {
         let deadline = *until.get_or_insert_with(|| shared.timeouts.now_ms() + STAY_MS);
         // The kit goes back to this thread's spares meanwhile, for the requests of other
         // connections; another (or the same) is taken when the next request comes.
+        // (An empty read buffer stays with the kit; a partial pipelined head stays with
+        // the connection.)
         let rbuf = self.lend_kit(note);
         if !*unwatched {
             if let Ok(stream) = self.socket.stream() {
@@ -529,23 +576,8 @@ impl<'s> Worker<'s> {
                 *unwatched = true;
             }
         }
-        // Nothing is buffered: the read buffer (16 KiB, all of it touched) waits in the
-        // free list, not with the connection, so a burst of connections that each stay
-        // holds no buffer memory meanwhile. (A partial pipelined head stays with it.)
-        let rbuf = match rbuf {
-            Some(rb) if rb.pos >= rb.end => {
-                shared.buffers.give_read(rb.buf);
-                None
-            }
-            other => other,
-        };
         let woken =
             *unwatched && (self.socket.stay(deadline, || shared.pool.has_queued()) || (stopping() && !draining));
-        let rbuf = rbuf.unwrap_or_else(|| ReadBuf {
-            buf: shared.buffers.read_buf(),
-            pos: 0,
-            end: 0,
-        });
         self.hold_kit(rbuf);
         woken
     }
@@ -561,7 +593,6 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
     let Some(rb) = x.rbuf.as_mut() else {
         return HeadOutcome::Closed;
     };
-    let max_head = cfg.limits.max_head_len();
     let mut looked = false;
     loop {
         if rb.pos < rb.end {
@@ -595,8 +626,8 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
                 rb.buf.copy_within(rb.pos..rb.end, 0);
                 rb.end -= rb.pos;
                 rb.pos = 0;
-            } else if rb.buf.len() < max_head {
-                let grown = (rb.buf.len() * 2).min(max_head);
+            } else if rb.buf.len() < cfg.limits.max_head_len() {
+                let grown = (rb.buf.len() * 2).min(cfg.limits.max_head_len());
                 rb.buf.resize(grown, 0);
             } else {
                 return HeadOutcome::Refused(HttpError::new(431, "request head too large"));
@@ -619,24 +650,25 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
     }
 }
 
-/// Sends what is still queued (an answer that replaced the app's, say) and hands the
-/// request's write buffer back to this thread's list.
-fn give_wbuf(x: &RefCell<Exchange<Socket>>, shared: &Shared) {
+/// Sends what is still queued (an answer that replaced the app's, say). The buffer stays
+/// with the kit, unless a large response grew it: that one goes back to the free lists
+/// (which drop it) for an ordinary one.
+fn flush_wbuf(x: &RefCell<Exchange<Socket>>, shared: &Shared) {
     let mut x = x.borrow_mut();
     let _ = x.flush();
-    shared.buffers.give_write(std::mem::take(&mut x.wbuf));
+    x.wbuf.clear();
+    if x.wbuf.capacity() > 4 * WBUF_SOFT {
+        let grown = std::mem::replace(&mut x.wbuf, shared.buffers.write_buf());
+        shared.buffers.give_write(grown);
+    }
 }
 
 /// Answers a head that broke a rule and logs it; the caller closes with a linger.
 fn refuse(x: &RefCell<Exchange<Socket>>, e: HttpError, environ: &Environ, shared: &Shared) {
     log::debug!("refused request from {}: {e}", environ.get_or("REMOTE_ADDR", "-"));
     let started = Instant::now();
-    let body_len = {
-        let mut x = x.borrow_mut();
-        x.wbuf = shared.buffers.write_buf();
-        push_error(&mut x.wbuf, e.status, e.reason)
-    };
-    give_wbuf(x, shared);
+    let body_len = push_error(&mut x.borrow_mut().wbuf, e.status, e.reason);
+    flush_wbuf(x, shared);
     if let Some(log) = &shared.access_log {
         let client = environ.get_or("REMOTE_ADDR", "-");
         log.log(client, None, b"-", e.status, body_len as u64, started.elapsed());

@@ -380,7 +380,9 @@ impl Environ {
     /// Ends the request: drops `wsgi.input` (handing the buffer back to the connection),
     /// the overlay and the typed values.
     pub(crate) fn end(&mut self) {
-        self.input = Input::empty();
+        if !self.input.is_pristine() {
+            self.input = Input::empty();
+        }
         self.overlay.clear();
         self.values.clear();
         let _ = self.errors.flush();

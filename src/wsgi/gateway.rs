@@ -84,10 +84,14 @@ pub(crate) fn serve_request(
         c.body_error = None;
         c.body_broken = false;
     }
-    let Some(input) = Input::attach(core) else {
-        return Next::Close;
-    };
-    environ.set_input(input);
+    // A request without a body keeps the empty `wsgi.input` the last one left (reads end
+    // at once), and the read buffer stays with the connection.
+    if head.framing.is_some() {
+        let Some(input) = Input::attach(core) else {
+            return Next::Close;
+        };
+        environ.set_input(input);
+    }
     begun(environ);
     start_response.begin(RequestInfo {
         head: is_head,

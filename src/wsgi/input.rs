@@ -65,6 +65,15 @@ impl Input {
         })
     }
 
+    /// An input as `Input::empty()` makes it, untouched: nothing of any request in it.
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.core.is_none()
+            && self.rb.buf.capacity() == 0
+            && self.window == (0, 0)
+            && self.decoder.is_done()
+            && self.error.is_none()
+    }
+
     /// True once the whole body has been read (or there was none).
     pub fn is_done(&self) -> bool {
         self.window.0 == self.window.1 && self.decoder.is_done()
