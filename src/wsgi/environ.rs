@@ -675,17 +675,22 @@ mod tests {
     }
 
     /// An environ for a raw head, with the server on 127.0.0.1:80.
-    fn environ_of(raw: &[u8]) -> Environ {
+    /// Parses `raw` and begins a request with it on `e`.
+    fn begin_with(e: &mut Environ, raw: &[u8]) {
         let mut head = Head::default();
         crate::http::parse_head(raw, &Default::default(), &mut head)
             .unwrap()
             .unwrap();
+        e.begin(raw, &head);
+    }
+
+    fn environ_of(raw: &[u8]) -> Environ {
         let mut e = Environ::new(ConnInfo {
             server_name: "127.0.0.1".into(),
             server_port: "80".into(),
             ..ConnInfo::default()
         });
-        e.begin(raw, &head);
+        begin_with(&mut e, raw);
         e
     }
 
@@ -698,11 +703,7 @@ mod tests {
         let third: &[u8] = b"GET /q HTTP/1.1\r\nHost: c\r\nX-One: 3\r\n\r\n";
         let mut e = Environ::new(ConnInfo::default());
         for (raw, looked) in [(first, true), (second, false), (third, true)] {
-            let mut head = Head::default();
-            crate::http::parse_head(raw, &Default::default(), &mut head)
-                .unwrap()
-                .unwrap();
-            e.begin(raw, &head);
+            begin_with(&mut e, raw);
             if looked {
                 // Build the keys (or not) before the next request comes.
                 let _ = e.get("HTTP_HOST");
@@ -716,11 +717,7 @@ mod tests {
         let keys: Vec<String> = e.items().into_iter().map(|(k, _)| k.into_owned()).collect();
         assert!(keys.contains(&"HTTP_X_ONE".to_owned()) && !keys.contains(&"HTTP_X_TWO".to_owned()));
 
-        let mut head = Head::default();
-        crate::http::parse_head(first, &Default::default(), &mut head)
-            .unwrap()
-            .unwrap();
-        e.begin(first, &head);
+        begin_with(&mut e, first);
         assert_eq!(e.get("HTTP_ACCEPT"), Some("x, y,z"));
         assert_eq!(e.get("HTTP_X_ONE"), Some("1"));
     }
@@ -931,12 +928,7 @@ mod tests {
             script_name: "/app".into(),
             ..ConnInfo::default()
         });
-        let raw = b"GET /app/x HTTP/1.1\r\nHost: h\r\n\r\n";
-        let mut head = Head::default();
-        crate::http::parse_head(raw, &Default::default(), &mut head)
-            .unwrap()
-            .unwrap();
-        e.begin(raw, &head);
+        begin_with(&mut e, b"GET /app/x HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(e.get("SCRIPT_NAME"), Some("/app"));
         assert_eq!(e.get("PATH_INFO"), Some("/x"));
     }
