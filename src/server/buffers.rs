@@ -1,5 +1,6 @@
-//! The free lists of read and write buffers: a connection holds buffers only while one of
-//! its requests is being handled, and gives them back when it returns to the waiting room.
+//! The free lists of read buffers: a connection holds one only while it has bytes of its
+//! own (a head arriving, a request being handled), and gives it back when it returns to the
+//! waiting room. (Write buffers live with the request kits, see `connection.rs`.)
 //!
 //! Allocating and zeroing 16 KiB per request would cost more than the request; keeping a
 //! buffer per connection would cost 32 KiB per idle connection. So buffers circulate: a
@@ -16,7 +17,6 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 
 use super::slots::{thread_slot, Padded, SLOTS};
-use crate::wsgi::exchange::WBUF_SOFT;
 
 /// A read buffer's size: a request head and the start of its body fit in one read.
 pub(crate) const RBUF_SIZE: usize = 16 * 1024;
@@ -29,26 +29,22 @@ pub(crate) const RBUF_SIZE: usize = 16 * 1024;
 /// trim frees what a burst left unused within two seconds, so a high cap costs memory
 /// only while it is in use.
 const KEEP: usize = 512;
-/// How many of each kind a scheduler thread keeps to itself.
+/// How many a scheduler thread keeps to itself.
 const LOCAL_KEEP: usize = 4;
-
-/// A thread's own spare buffers: (read, write).
-type LocalSpares = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
 thread_local! {
     /// This thread's own spare buffers. Taken and given back without a yield in between,
     /// so a coroutine moving between threads does no harm.
-    static LOCAL: RefCell<LocalSpares> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static LOCAL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Spare read and write buffers, shared by the waiting rooms and the request coroutines.
+/// Spare read buffers, shared by the waiting rooms and the request coroutines.
 #[derive(Default)]
 pub(crate) struct Buffers {
     read: Lists,
-    write: Lists,
 }
 
-/// One kind's free lists, a slot per thread.
+/// The free lists, a slot per thread.
 #[derive(Default)]
 struct Lists([Padded<Mutex<Spares>>; SLOTS]);
 
@@ -104,13 +100,9 @@ impl Spares {
 }
 
 /// Keeps `buf` in this thread's list if it has room; otherwise hands it back.
-fn keep_local(
-    buf: Vec<u8>,
-    list: impl FnOnce(&mut (Vec<Vec<u8>>, Vec<Vec<u8>>)) -> &mut Vec<Vec<u8>>,
-) -> Option<Vec<u8>> {
-    LOCAL.with(|l| {
-        let mut l = l.borrow_mut();
-        let list = list(&mut l);
+fn keep_local(buf: Vec<u8>) -> Option<Vec<u8>> {
+    LOCAL.with(|list| {
+        let mut list = list.borrow_mut();
         if list.len() < LOCAL_KEEP {
             list.push(buf);
             None
@@ -127,33 +119,16 @@ fn lock(m: &Mutex<Spares>) -> std::sync::MutexGuard<'_, Spares> {
 impl Buffers {
     /// A read buffer of `RBUF_SIZE` bytes (contents unspecified).
     pub fn read_buf(&self) -> Vec<u8> {
-        let local = LOCAL.with(|l| l.borrow_mut().0.pop());
+        let local = LOCAL.with(|l| l.borrow_mut().pop());
         local.or_else(|| self.read.take()).unwrap_or_else(|| vec![0; RBUF_SIZE])
-    }
-
-    /// An empty write buffer with room for a head and a small body.
-    pub fn write_buf(&self) -> Vec<u8> {
-        let local = LOCAL.with(|l| l.borrow_mut().1.pop());
-        local
-            .or_else(|| self.write.take())
-            .unwrap_or_else(|| Vec::with_capacity(WBUF_SOFT))
     }
 
     /// Takes back a read buffer; one grown for a large head is freed instead, so the
     /// lists never pin more than `KEEP` ordinary buffers.
     pub fn give_read(&self, buf: Vec<u8>) {
         if buf.len() == RBUF_SIZE {
-            if let Some(buf) = keep_local(buf, |l| &mut l.0) {
+            if let Some(buf) = keep_local(buf) {
                 self.read.keep(buf);
-            }
-        }
-    }
-
-    pub fn give_write(&self, mut buf: Vec<u8>) {
-        if buf.capacity() <= 4 * WBUF_SOFT {
-            buf.clear();
-            if let Some(buf) = keep_local(buf, |l| &mut l.1) {
-                self.write.keep(buf);
             }
         }
     }
@@ -162,10 +137,9 @@ impl Buffers {
 impl Buffers {
     /// Frees the buffers that lay unused since the last trim; true when any were.
     pub fn trim(&self) -> bool {
-        let before = self.read.len() + self.write.len();
+        let before = self.read.len();
         self.read.trim();
-        self.write.trim();
-        before > self.read.len() + self.write.len()
+        before > self.read.len()
     }
 }
 
@@ -173,11 +147,10 @@ impl Buffers {
 mod tests {
     use super::*;
 
-    /// Fills this thread's own lists, so what is given next goes to the shared ones.
+    /// Fills this thread's own list, so what is given next goes to the shared ones.
     fn fill_local(buffers: &Buffers) {
         for _ in 0..LOCAL_KEEP {
             buffers.give_read(vec![0; RBUF_SIZE]);
-            buffers.give_write(Vec::with_capacity(WBUF_SOFT));
         }
     }
 
@@ -195,10 +168,6 @@ mod tests {
         assert_eq!(buffers.read.len(), 0, "an oversized buffer is not kept");
         buffers.give_read(again);
         assert_eq!(buffers.read.len(), 1, "past the thread's own, the shared list");
-        let mut w = buffers.write_buf();
-        w.extend_from_slice(b"abc");
-        buffers.give_write(w);
-        assert!(buffers.write_buf().is_empty());
     }
 
     #[test]
@@ -230,7 +199,6 @@ mod tests {
         fill_local(&buffers);
         buffers.give_read(vec![0; RBUF_SIZE]);
         buffers.give_read(vec![0; RBUF_SIZE]);
-        lock(&buffers.write.0[thread_slot()].0).list.clear();
         lock(&buffers.read.0[thread_slot()].0).low = 0;
         assert!(!buffers.trim());
         // Both had been in use since the list began: kept.

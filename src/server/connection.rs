@@ -319,7 +319,7 @@ impl Kit {
         let x = Rc::new(RefCell::new(Exchange::new(
             Socket::idle(shared),
             ReadBuf::default(),
-            Vec::new(),
+            Vec::with_capacity(WBUF_SOFT),
         )));
         // No read buffer yet: `hold_kit` gives it the connection's, or takes one.
         x.borrow_mut().rbuf = None;
@@ -402,9 +402,6 @@ impl<'s> Worker<'s> {
                         end: 0,
                     });
                 }
-            }
-            if x.wbuf.capacity() == 0 {
-                x.wbuf = shared.buffers.write_buf();
             }
         }
         kit.environ.swap_conn_info(&mut self.info);
@@ -503,7 +500,7 @@ impl<'s> Worker<'s> {
                 shared,
                 note,
             );
-            flush_wbuf(&kit.x, shared);
+            flush_wbuf(&kit.x);
             match next {
                 Next::KeepAlive => {}
                 other => break other,
@@ -650,16 +647,14 @@ fn next_head(x: &RefCell<Exchange<Socket>>, head: &mut Head, shared: &Shared, dr
     }
 }
 
-/// Sends what is still queued (an answer that replaced the app's, say). The buffer stays
-/// with the kit, unless a large response grew it: that one goes back to the free lists
-/// (which drop it) for an ordinary one.
-fn flush_wbuf(x: &RefCell<Exchange<Socket>>, shared: &Shared) {
+/// Sends what is still queued (an answer that replaced the app's, say); `flush` leaves the
+/// buffer empty. It stays with the kit, unless a large response grew it: that one is let go
+/// for an ordinary one.
+fn flush_wbuf(x: &RefCell<Exchange<Socket>>) {
     let mut x = x.borrow_mut();
     let _ = x.flush();
-    x.wbuf.clear();
     if x.wbuf.capacity() > 4 * WBUF_SOFT {
-        let grown = std::mem::replace(&mut x.wbuf, shared.buffers.write_buf());
-        shared.buffers.give_write(grown);
+        x.wbuf = Vec::with_capacity(WBUF_SOFT);
     }
 }
 
@@ -668,7 +663,7 @@ fn refuse(x: &RefCell<Exchange<Socket>>, e: HttpError, environ: &Environ, shared
     log::debug!("refused request from {}: {e}", environ.get_or("REMOTE_ADDR", "-"));
     let started = Instant::now();
     let body_len = push_error(&mut x.borrow_mut().wbuf, e.status, e.reason);
-    flush_wbuf(x, shared);
+    flush_wbuf(x);
     if let Some(log) = &shared.access_log {
         let client = environ.get_or("REMOTE_ADDR", "-");
         log.log(client, None, b"-", e.status, body_len as u64, started.elapsed());

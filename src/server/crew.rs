@@ -80,7 +80,7 @@ impl Note {
 
     /// The connection went home or closed.
     pub fn idle(&self) {
-        self.line.store(std::ptr::null_mut(), Ordering::Release);
+        self.between_requests();
         *self.lock() = None;
     }
 
