@@ -63,6 +63,7 @@ const STAY_MS: u64 = (STAY.as_millis() + SWEEP.as_millis()) as u64;
 /// kit and out again (see [`Kit`]) moves one pointer.
 pub(crate) struct Socket(Box<SocketState>);
 
+/// What a [`Socket`] holds: the stream, and how and how long its worker waits on it.
 pub(crate) struct SocketState {
     /// The connection being served; none between connections.
     stream: Option<Stream>,

@@ -171,10 +171,12 @@ pub(crate) struct RequestCount {
 }
 
 impl RequestCount {
+    /// One more request, counted in this thread's slot.
     pub fn add_one(&self) {
         self.slots[thread_slot()].0.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Requests counted so far, all slots summed.
     pub fn total(&self) -> u64 {
         self.slots.iter().map(|slot| slot.0.load(Ordering::Relaxed)).sum()
     }
